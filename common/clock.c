@@ -1,0 +1,58 @@
+/*
+ * clock.c - time helpers shared by both programs (clock.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+
+int64_t
+clock_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+clock_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+clock_format_local(int64_t us, char out[CLOCK_TIME_LEN])
+{
+	time_t seconds = (time_t)(us / 1000000);
+	struct tm tm;
+
+	if (localtime_r(&seconds, &tm) == NULL ||
+	    strftime(out, CLOCK_TIME_LEN, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(out, CLOCK_TIME_LEN, "%s", "1970-01-01 00:00:00");
+}
+
+long
+clock_thread_id(void)
+{
+	return (long)syscall(SYS_gettid);
+}
+
+void
+clock_sleep_us(uint64_t us)
+{
+	struct timespec left;
+
+	left.tv_sec = (time_t)(us / 1000000);
+	left.tv_nsec = (long)(us % 1000000) * 1000;
+	while (nanosleep(&left, &left) == -1 && errno == EINTR)
+		continue;
+}

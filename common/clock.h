@@ -1,0 +1,26 @@
+/*
+ * clock.h - wall-clock time, the contract's time format, thread ids, sleeping.
+ */
+#ifndef SYNCASYNC_COMMON_CLOCK_H
+#define SYNCASYNC_COMMON_CLOCK_H
+
+#include <stdint.h>
+
+#define CLOCK_TIME_LEN 20	/* "2024-11-26 13:05:37" and its NUL */
+
+/* Microseconds since the epoch (CLOCK_REALTIME), as started_us/finished_us. */
+int64_t clock_now_us(void);
+
+/* Microseconds of CLOCK_MONOTONIC, for measuring intervals. */
+int64_t clock_mono_us(void);
+
+/* Formats us (epoch microseconds) as local "%Y-%m-%d %H:%M:%S". */
+void clock_format_local(int64_t us, char out[CLOCK_TIME_LEN]);
+
+/* The calling thread's OS thread id (gettid(2)). */
+long clock_thread_id(void);
+
+/* Sleeps the calling thread for us microseconds, resuming after signals. */
+void clock_sleep_us(uint64_t us);
+
+#endif

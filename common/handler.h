@@ -1,0 +1,55 @@
+/*
+ * handler.h - the application logic both programs share.
+ *
+ * What a request may ask (method, query overrides, body length) and which
+ * request sleeps, how long and how.  It sees neither CGI, FastCGI nor
+ * libevent: each program hands in the request's CGI variables and carries
+ * out the plan its own way (sync_cgi sleeps in its process; async_fcgi
+ * blocks, arms a timer or offloads).
+ */
+#ifndef SYNCASYNC_COMMON_HANDLER_H
+#define SYNCASYNC_COMMON_HANDLER_H
+
+#include <stdint.h>
+
+#include "common/settings.h"
+
+/* The CGI meta-variables the handler reads (RFC 3875, section 4.1). */
+struct handler_request {
+	const char     *method;		/* REQUEST_METHOD */
+	const char     *query;		/* QUERY_STRING, may be NULL */
+	const char     *content_length;	/* CONTENT_LENGTH, may be NULL */
+};
+
+#define HANDLER_ERROR_MAX 200
+
+struct handler_plan {
+	int		status;		/* 200, or the error status */
+	char		error[HANDLER_ERROR_MAX]; /* when status != 200 */
+	int		head;		/* HEAD: headers only */
+	int		sleep_override;	/* ?sleep= given (overrides on) */
+	uint64_t	sleep_override_us;
+	enum settings_mode mode;	/* settings, or ?mode= */
+	/* Set by handler_assign() once the request number is known: */
+	uint64_t	request_no;
+	int		sleeper;
+	uint64_t	sleep_us;
+};
+
+/*
+ * Checks the request before it takes a number: GET and HEAD only (else 405;
+ * the caller adds "Allow: GET, HEAD"), a CONTENT_LENGTH that is absent or a
+ * bounded decimal (else 400, or 413 past SA_CONTENT_LENGTH_MAX), and, when
+ * query overrides are on, ?sleep=SECONDS and, if allow_mode, ?mode=MODE
+ * (else 400).  Without overrides the query string is not read at all.
+ * Returns 0 with plan->status 200, or -1 with status and error set.
+ */
+int handler_check(const struct settings *settings,
+    const struct handler_request *request, int allow_mode,
+    struct handler_plan *plan);
+
+/* Decides whether request number request_no sleeps, and for how long. */
+void handler_assign(const struct settings *settings, uint64_t request_no,
+    struct handler_plan *plan);
+
+#endif

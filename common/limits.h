@@ -1,0 +1,36 @@
+/*
+ * limits.h - every limit syncasync imposes, in one place, each with its unit.
+ *
+ * Included as "common/limits.h" (the build adds only the top source directory
+ * to the include path, so <limits.h> still means the system header).  The
+ * FastCGI responder's run-time limits have defaults here and options in
+ * async_fcgi; the rest are fixed bounds on what a peer or a setting may ask.
+ */
+#ifndef SYNCASYNC_COMMON_LIMITS_H
+#define SYNCASYNC_COMMON_LIMITS_H
+
+/* Settings (environment variables and query overrides). */
+#define SA_SLEEP_MAX_US		(3600ULL * 1000000ULL)	/* 1 hour */
+#define SA_SLEEP_ON_MAX		1000000000UL		/* request number */
+#define SA_POOL_THREADS_MAX	1024UL			/* threads */
+#define SA_SETTING_MAX		256			/* bytes of one value */
+
+/* CGI requests (sync_cgi). */
+#define SA_QUERY_MAX		2048			/* bytes of QUERY_STRING */
+#define SA_CONTENT_LENGTH_MAX	1048576UL		/* 1M, request body */
+
+/* FastCGI responder defaults (async_fcgi options override them). */
+#define SA_FCGI_PARAMS_MAX	65536UL			/* 64K per request */
+#define SA_FCGI_STDIN_MAX	1048576UL		/* 1M per request */
+#define SA_FCGI_CONNS_MAX	16384UL			/* connections */
+#define SA_FCGI_REQS_MAX	16384UL			/* requests in flight */
+#define SA_FCGI_IDLE_MS		30000UL			/* 30 s silent peer */
+#define SA_FCGI_HIGH_WATER	262144UL		/* 256K output buffered */
+#define SA_FCGI_DRAIN_MS	30000UL			/* 30 s on SIGTERM */
+#define SA_FCGI_BACKLOG		1024			/* listen(2) backlog */
+#define SA_FCGI_FD_RESERVE	32			/* fds kept for logs etc. */
+#define SA_FCGI_EMFILE_PAUSE_MS	1000UL			/* listener pause */
+#define SA_WATCHDOG_TICK_MS	20UL			/* loop lateness probe */
+#define SA_WATCHDOG_STALL_MS	100UL			/* stall worth a log line */
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * response.h - the response contract's JSON (DESIGN.md, "Response JSON").
+ *
+ * Both programs build their bodies here, so a field cannot drift between
+ * /sync and /async.  Uses json-c; returns malloc'd strings the caller frees.
+ */
+#ifndef SYNCASYNC_COMMON_RESPONSE_H
+#define SYNCASYNC_COMMON_RESPONSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct response_info {
+	const char     *message;	/* "sync example" / "async example" */
+	int		sleeper;	/* appends " (sleep)" */
+	long		thread_id;
+	long		pid;
+	uint64_t	request_no;
+	int64_t		started_us;	/* request_time is derived from it */
+	int64_t		finished_us;
+	const char     *mode;		/* NULL: no "mode" field (sync) */
+};
+
+/* The contract body; NULL only when memory runs out.  *len gets its length. */
+char *response_json(const struct response_info *info, size_t *len);
+
+/* {"error": message}; NULL only when memory runs out. */
+char *response_error_json(const char *message, size_t *len);
+
+/* The reason phrase of the few statuses syncasync sends ("Not Found"). */
+const char *response_reason(int status);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * sync_handler.c - the /sync handler (sync_handler.h).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/counter.h"
+#include "common/handler.h"
+#include "common/response.h"
+#include "common/settings.h"
+#include "sync_cgi/sync_handler.h"
+
+#define SYNC_HEADER_MAX 256	/* bytes of the response header block */
+
+/* Writes the header block and, unless head, the body.  0 or -1. */
+static int
+send_response(const struct sync_io *io, int status, int head,
+    const char *body, size_t body_len)
+{
+	char header[SYNC_HEADER_MAX];
+	int n;
+
+	n = snprintf(header, sizeof(header),
+	    "Status: %d %s\r\n"
+	    "%s"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "\r\n",
+	    status, response_reason(status),
+	    status == 405 ? "Allow: GET, HEAD\r\n" : "", body_len);
+	if (n < 0 || (size_t)n >= sizeof(header))
+		return -1;
+	if (io->write(io->ctx, header, (size_t)n) == -1)
+		return -1;
+	if (!head && io->write(io->ctx, body, body_len) == -1)
+		return -1;
+	return 0;
+}
+
+/* Answers with {"error": public_message}; detail goes to the error log. */
+static int
+send_error(const struct sync_io *io, int status, int head,
+    const char *public_message, const char *detail)
+{
+	size_t len = 0;
+	char *body = response_error_json(public_message, &len);
+
+	fprintf(stderr, "sync_cgi: %d: %s\n", status,
+	    detail != NULL ? detail : public_message);
+	if (body == NULL || send_response(io, status, head, body, len) == -1)
+		fprintf(stderr, "sync_cgi: could not send the %d response\n",
+		    status);
+	free(body);
+	return status;
+}
+
+int
+sync_handler_serve(const struct sync_io *io, const struct settings *settings,
+    const char *settings_error)
+{
+	struct handler_request request;
+	struct handler_plan plan;
+	struct response_info info;
+	char detail[256];
+	uint64_t request_no;
+	int64_t started_us = clock_now_us();
+	char *body;
+	size_t len = 0;
+
+	request.method = io->param(io->ctx, "REQUEST_METHOD");
+	request.query = io->param(io->ctx, "QUERY_STRING");
+	request.content_length = io->param(io->ctx, "CONTENT_LENGTH");
+	if (settings == NULL)
+		return send_error(io, 500, 0, settings_error, NULL);
+	if (handler_check(settings, &request, 0, &plan) == -1)
+		return send_error(io, plan.status, plan.head, plan.error,
+		    NULL);
+	if (counter_next(settings->state_dir, &request_no, detail,
+	    sizeof(detail)) == -1)
+		return send_error(io, 500, plan.head,
+		    "the request counter is unavailable (see the error log)",
+		    detail);
+	handler_assign(settings, request_no, &plan);
+	if (plan.sleeper)
+		clock_sleep_us(plan.sleep_us);
+
+	memset(&info, 0, sizeof(info));
+	info.message = "sync example";
+	info.sleeper = plan.sleeper;
+	info.thread_id = clock_thread_id();
+	info.pid = (long)getpid();
+	info.request_no = request_no;
+	info.started_us = started_us;
+	info.finished_us = clock_now_us();
+	if ((body = response_json(&info, &len)) == NULL)
+		return send_error(io, 500, plan.head, "out of memory", NULL);
+	if (send_response(io, 200, plan.head, body, len) == -1)
+		fprintf(stderr, "sync_cgi: request %llu: the client went away\n",
+		    (unsigned long long)request_no);
+	free(body);
+	return 200;
+}

@@ -1,0 +1,315 @@
+/*
+ * unit_common.c - the shared library's pure parts: numbers, settings, query
+ * strings, the handler's checks and sleeper rule, the response JSON.
+ */
+#include "config.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+
+#include "common/clock.h"
+#include "common/handler.h"
+#include "common/number.h"
+#include "common/query.h"
+#include "common/response.h"
+#include "common/settings.h"
+#include "tests/tap.h"
+
+static void
+test_numbers(void)
+{
+	static const struct {
+		const char *text;
+		uint64_t min, max;
+		enum number_result result;
+		uint64_t value;
+	} uints[] = {
+		{ "0", 0, 10, NUMBER_OK, 0 },
+		{ "10", 0, 10, NUMBER_OK, 10 },
+		{ "11", 0, 10, NUMBER_RANGE, 0 },
+		{ "0", 1, 10, NUMBER_RANGE, 0 },
+		{ "", 0, 10, NUMBER_EMPTY, 0 },
+		{ "-1", 0, 10, NUMBER_SYNTAX, 0 },
+		{ "+1", 0, 10, NUMBER_SYNTAX, 0 },
+		{ " 1", 0, 10, NUMBER_SYNTAX, 0 },
+		{ "1 ", 0, 10, NUMBER_SYNTAX, 0 },
+		{ "1x", 0, 10, NUMBER_SYNTAX, 0 },
+		{ "0x10", 0, 100, NUMBER_SYNTAX, 0 },
+		{ "18446744073709551615", 0, UINT64_MAX, NUMBER_OK,
+		    UINT64_MAX },
+		{ "18446744073709551616", 0, UINT64_MAX, NUMBER_RANGE, 0 },
+		{ "99999999999999999999999x", 0, UINT64_MAX, NUMBER_SYNTAX, 0 },
+	};
+	static const struct {
+		const char *text;
+		enum number_result result;
+		uint64_t us;
+	} seconds[] = {
+		{ "20", NUMBER_OK, 20000000 },
+		{ "0.5", NUMBER_OK, 500000 },
+		{ "2.25", NUMBER_OK, 2250000 },
+		{ "0.000001", NUMBER_OK, 1 },
+		{ "0.0000001", NUMBER_SYNTAX, 0 },
+		{ "3600", NUMBER_OK, 3600000000ULL },
+		{ "3600.000001", NUMBER_RANGE, 0 },
+		{ "3601", NUMBER_RANGE, 0 },
+		{ "1.", NUMBER_SYNTAX, 0 },
+		{ ".5", NUMBER_SYNTAX, 0 },
+		{ "1e3", NUMBER_SYNTAX, 0 },
+		{ "inf", NUMBER_SYNTAX, 0 },
+		{ "nan", NUMBER_SYNTAX, 0 },
+		{ "-2", NUMBER_SYNTAX, 0 },
+		{ "2s", NUMBER_SYNTAX, 0 },
+		{ "", NUMBER_EMPTY, 0 },
+	};
+	size_t i;
+	char what[96];
+
+	for (i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
+		uint64_t value = 12345;
+
+		snprintf(what, sizeof(what), "number_parse_uint(\"%s\")",
+		    uints[i].text);
+		TAP_EQ_INT(number_parse_uint(uints[i].text, uints[i].min,
+		    uints[i].max, &value), uints[i].result, what);
+		if (uints[i].result == NUMBER_OK)
+			TAP_OK(value == uints[i].value, "  value");
+		else
+			TAP_OK(value == 12345, "  value untouched");
+	}
+	for (i = 0; i < sizeof(seconds) / sizeof(seconds[0]); i++) {
+		uint64_t us = 0;
+
+		snprintf(what, sizeof(what), "number_parse_seconds(\"%s\")",
+		    seconds[i].text);
+		TAP_EQ_INT(number_parse_seconds(seconds[i].text,
+		    3600000000ULL, &us), seconds[i].result, what);
+		if (seconds[i].result == NUMBER_OK)
+			TAP_EQ_INT(us, seconds[i].us, "  microseconds");
+	}
+}
+
+static void
+clear_env(void)
+{
+	unsetenv("SYNCASYNC_SLEEP_SECONDS");
+	unsetenv("SYNCASYNC_SLEEP_ON");
+	unsetenv("SYNCASYNC_ASYNC_MODE");
+	unsetenv("SYNCASYNC_POOL_THREADS");
+	unsetenv("SYNCASYNC_STATE_DIR");
+	unsetenv("SYNCASYNC_QUERY_OVERRIDES");
+}
+
+static void
+test_settings(void)
+{
+	static const struct {
+		const char *name, *value, *named;
+	} bad[] = {
+		{ "SYNCASYNC_SLEEP_SECONDS", "abc", "SYNCASYNC_SLEEP_SECONDS" },
+		{ "SYNCASYNC_SLEEP_SECONDS", "-1", "SYNCASYNC_SLEEP_SECONDS" },
+		{ "SYNCASYNC_SLEEP_SECONDS", "99999", "SYNCASYNC_SLEEP_SECONDS" },
+		{ "SYNCASYNC_SLEEP_ON", "five", "SYNCASYNC_SLEEP_ON" },
+		{ "SYNCASYNC_SLEEP_ON", "", "SYNCASYNC_SLEEP_ON" },
+		{ "SYNCASYNC_ASYNC_MODE", "fast", "SYNCASYNC_ASYNC_MODE" },
+		{ "SYNCASYNC_POOL_THREADS", "0", "SYNCASYNC_POOL_THREADS" },
+		{ "SYNCASYNC_POOL_THREADS", "100000", "SYNCASYNC_POOL_THREADS" },
+		{ "SYNCASYNC_STATE_DIR", "relative/dir", "SYNCASYNC_STATE_DIR" },
+		{ "SYNCASYNC_QUERY_OVERRIDES", "yes",
+		    "SYNCASYNC_QUERY_OVERRIDES" },
+	};
+	struct settings s;
+	char err[SETTINGS_ERROR_MAX], shown[8];
+	size_t i;
+
+	clear_env();
+	TAP_EQ_INT(settings_load(&s, "/var/lib/x", err, sizeof(err)), 0,
+	    "defaults load");
+	TAP_EQ_INT(s.sleep_us, 20000000, "default sleep is 20 s");
+	TAP_EQ_INT(s.sleep_on, 5, "default sleeper is request 5");
+	TAP_EQ_INT(s.mode, MODE_BLOCK, "default mode is block");
+	TAP_EQ_INT(s.pool_threads, 40, "default pool is 40 threads");
+	TAP_EQ_STR(s.state_dir, "/var/lib/x", "default state dir");
+	TAP_EQ_INT(s.query_overrides, 0, "overrides off by default");
+
+	setenv("SYNCASYNC_SLEEP_SECONDS", "2.5", 1);
+	setenv("SYNCASYNC_SLEEP_ON", "all", 1);
+	setenv("SYNCASYNC_ASYNC_MODE", "async", 1);
+	setenv("SYNCASYNC_QUERY_OVERRIDES", "1", 1);
+	TAP_EQ_INT(settings_load(&s, "/x", err, sizeof(err)), 0,
+	    "explicit values load");
+	TAP_EQ_INT(s.sleep_us, 2500000, "sleep 2.5 s");
+	TAP_EQ_INT(s.sleep_all, 1, "SLEEP_ON=all");
+	TAP_EQ_INT(s.mode, MODE_TIMER, "async is an alias of timer");
+	TAP_EQ_STR(settings_mode_name(s.mode), "timer", "mode name");
+	TAP_EQ_INT(s.query_overrides, 1, "overrides on");
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char what[128];
+
+		clear_env();
+		setenv(bad[i].name, bad[i].value, 1);
+		snprintf(what, sizeof(what), "%s=\"%s\" rejected", bad[i].name,
+		    bad[i].value);
+		TAP_EQ_INT(settings_load(&s, "/x", err, sizeof(err)), -1, what);
+		TAP_OK(strstr(err, bad[i].named) != NULL,
+		    "  the error names the variable");
+	}
+	clear_env();
+
+	settings_sanitise("a\nb\x01" "c", shown, sizeof(shown));
+	TAP_EQ_STR(shown, "a.b.c", "sanitise replaces control bytes");
+	settings_sanitise("abcdefghij", shown, sizeof(shown));
+	TAP_EQ_STR(shown, "abcd...", "sanitise truncates with an ellipsis");
+}
+
+static void
+test_query(void)
+{
+	char out[16];
+
+	TAP_EQ_INT(query_get(NULL, "sleep", out, sizeof(out)), QUERY_ABSENT,
+	    "no query");
+	TAP_EQ_INT(query_get("", "sleep", out, sizeof(out)), QUERY_ABSENT,
+	    "empty query");
+	TAP_EQ_INT(query_get("sleep=2", "sleep", out, sizeof(out)),
+	    QUERY_FOUND, "sleep=2 found");
+	TAP_EQ_STR(out, "2", "  value");
+	TAP_EQ_INT(query_get("a=1&sleep=%32%2E5&b", "sleep", out, sizeof(out)),
+	    QUERY_FOUND, "escaped value among others");
+	TAP_EQ_STR(out, "2.5", "  decoded");
+	TAP_EQ_INT(query_get("mode=a+b", "mode", out, sizeof(out)),
+	    QUERY_FOUND, "plus");
+	TAP_EQ_STR(out, "a b", "  plus is a space");
+	TAP_EQ_INT(query_get("sleepy=1", "sleep", out, sizeof(out)),
+	    QUERY_ABSENT, "prefix of another name does not match");
+	TAP_EQ_INT(query_get("sleep=%zz", "sleep", out, sizeof(out)),
+	    QUERY_BAD_ESCAPE, "bad escape");
+	TAP_EQ_INT(query_get("sleep=2&x=%4", "sleep", out, sizeof(out)),
+	    QUERY_BAD_ESCAPE, "bad escape elsewhere is still reported");
+	TAP_EQ_INT(query_get("sleep=1&sleep=2", "sleep", out, sizeof(out)),
+	    QUERY_REPEATED, "repeated");
+	TAP_EQ_INT(query_get("sleep=12345678901234567890", "sleep", out,
+	    sizeof(out)), QUERY_TOO_LONG, "too long for the buffer");
+}
+
+static void
+test_handler(void)
+{
+	struct settings s;
+	struct handler_request r = { "GET", NULL, NULL };
+	struct handler_plan p;
+	char err[SETTINGS_ERROR_MAX];
+
+	clear_env();
+	settings_load(&s, "/x", err, sizeof(err));
+	TAP_EQ_INT(handler_check(&s, &r, 0, &p), 0, "GET accepted");
+	handler_assign(&s, 4, &p);
+	TAP_OK(!p.sleeper && p.sleep_us == 0, "request 4 does not sleep");
+	handler_assign(&s, 5, &p);
+	TAP_OK(p.sleeper && p.sleep_us == 20000000, "request 5 sleeps 20 s");
+
+	r.method = "POST";
+	TAP_EQ_INT(handler_check(&s, &r, 0, &p), -1, "POST rejected");
+	TAP_EQ_INT(p.status, 405, "  with 405");
+	r.method = NULL;
+	TAP_EQ_INT(handler_check(&s, &r, 0, &p), -1, "no method rejected");
+	r.method = "HEAD";
+	TAP_EQ_INT(handler_check(&s, &r, 0, &p), 0, "HEAD accepted");
+	TAP_OK(p.head, "  as headers only");
+
+	r.method = "GET";
+	r.query = "sleep=abc";
+	TAP_EQ_INT(handler_check(&s, &r, 1, &p), 0,
+	    "without overrides the query is not read");
+	handler_assign(&s, 1, &p);
+	TAP_OK(!p.sleeper, "  and changes nothing");
+
+	s.query_overrides = 1;
+	TAP_EQ_INT(handler_check(&s, &r, 1, &p), -1, "sleep=abc rejected");
+	TAP_EQ_INT(p.status, 400, "  with 400");
+	r.query = "sleep=4000";
+	TAP_EQ_INT(handler_check(&s, &r, 1, &p), -1, "sleep=4000 rejected");
+	r.query = "sleep=%";
+	TAP_EQ_INT(handler_check(&s, &r, 1, &p), -1, "bad escape rejected");
+	TAP_EQ_INT(p.status, 400, "  with 400");
+	r.query = "sleep=0.25&mode=offload";
+	TAP_EQ_INT(handler_check(&s, &r, 1, &p), 0, "sleep and mode accepted");
+	TAP_EQ_INT(p.mode, MODE_OFFLOAD, "  mode override");
+	handler_assign(&s, 1, &p);
+	TAP_OK(p.sleeper && p.sleep_us == 250000,
+	    "  any request with ?sleep= sleeps that long");
+	r.query = "mode=fast";
+	TAP_EQ_INT(handler_check(&s, &r, 1, &p), -1, "mode=fast rejected");
+	TAP_EQ_INT(handler_check(&s, &r, 0, &p), 0,
+	    "mode is not read where modes do not apply");
+
+	r.query = NULL;
+	r.content_length = "12";
+	TAP_EQ_INT(handler_check(&s, &r, 0, &p), 0, "CONTENT_LENGTH 12 ok");
+	r.content_length = "-1";
+	TAP_EQ_INT(handler_check(&s, &r, 0, &p), -1, "negative length");
+	TAP_EQ_INT(p.status, 400, "  with 400");
+	r.content_length = "99999999999";
+	TAP_EQ_INT(handler_check(&s, &r, 0, &p), -1, "huge length");
+	TAP_EQ_INT(p.status, 413, "  with 413");
+}
+
+static void
+test_response(void)
+{
+	struct response_info info = { "sync example", 1, 42, 7, 5,
+	    1732626337000000LL, 1732626357000123LL, NULL };
+	struct json_object *obj, *field;
+	char *body;
+	size_t len = 0;
+
+	body = response_json(&info, &len);
+	TAP_OK(body != NULL && len == strlen(body), "response_json");
+	obj = json_tokener_parse(body);
+	TAP_OK(obj != NULL, "  is JSON");
+	TAP_OK(json_object_object_get_ex(obj, "message", &field) &&
+	    strcmp(json_object_get_string(field), "sync example (sleep)") == 0,
+	    "  message marks the sleeper");
+	TAP_OK(json_object_object_get_ex(obj, "thread_id", &field) &&
+	    json_object_get_int64(field) == 42, "  thread_id");
+	TAP_OK(json_object_object_get_ex(obj, "pid", &field) &&
+	    json_object_get_int64(field) == 7, "  pid");
+	TAP_OK(json_object_object_get_ex(obj, "request_no", &field) &&
+	    json_object_get_int64(field) == 5, "  request_no");
+	TAP_OK(json_object_object_get_ex(obj, "finished_us", &field) &&
+	    json_object_get_int64(field) == 1732626357000123LL,
+	    "  finished_us");
+	TAP_OK(json_object_object_get_ex(obj, "request_time", &field) &&
+	    strlen(json_object_get_string(field)) == 19, "  request_time");
+	TAP_OK(!json_object_object_get_ex(obj, "mode", NULL),
+	    "  no mode field for sync");
+	json_object_put(obj);
+	free(body);
+
+	body = response_error_json("bad \"thing\"\n", &len);
+	obj = json_tokener_parse(body);
+	TAP_OK(obj != NULL && json_object_object_get_ex(obj, "error", &field) &&
+	    strcmp(json_object_get_string(field), "bad \"thing\"\n") == 0,
+	    "error JSON escapes its message");
+	json_object_put(obj);
+	free(body);
+	TAP_EQ_STR(response_reason(405), "Method Not Allowed", "reason 405");
+}
+
+int
+main(void)
+{
+	char when[CLOCK_TIME_LEN];
+
+	setenv("TZ", "UTC", 1);
+	test_numbers();
+	test_settings();
+	test_query();
+	test_handler();
+	test_response();
+	clock_format_local(1732626337000000LL, when);
+	TAP_EQ_STR(when, "2024-11-26 13:05:37", "clock_format_local (UTC)");
+	TAP_OK(clock_thread_id() > 0, "clock_thread_id");
+	return tap_done();
+}
