@@ -1,0 +1,246 @@
+/*
+ * probe_main.c - syncasync-probe: the experiment client.
+ *
+ * Options and orchestration only: for each URL in turn (never interleaved:
+ * the server's request counter decides which request sleeps) it runs the
+ * concurrent GETs (probe_http), judges them (probe_result), prints the table,
+ * summary and timeline (probe_report), and at the end writes --json and --svg.
+ * Exit status: 0 when every request got a 2xx with the contract JSON, 1 when
+ * some did not (or an output file could not be written), 2 for usage errors.
+ * Proxy variables (HTTP_PROXY and friends) are never read.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "probe/probe_http.h"
+#include "probe/probe_report.h"
+#include "probe/probe_result.h"
+#include "probe/probe_svg.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1"
+#endif
+
+#define PROBE_REQUESTS_DEFAULT	10
+#define PROBE_REQUESTS_MAX	100000
+#define PROBE_TIMEOUT_DEFAULT	60.0	/* seconds */
+#define PROBE_SECONDS_MAX	86400.0	/* seconds, for --timeout and --sleep */
+#define PROBE_EXIT_USAGE	2
+
+static void
+probe_main_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: syncasync-probe [options] URL...\n"
+	    "Fires N concurrent GETs at each http:// URL (one URL after the\n"
+	    "other), shows what each response says, and judges whether the\n"
+	    "sleeping request held up the others.\n"
+	    "  -n, --requests N     concurrent requests per URL (default %d, "
+	    "1..%d)\n"
+	    "      --timeout SEC    per-request timeout (default %.0f)\n"
+	    "      --sleep SEC      expected sleep, for the verdict (default: "
+	    "the\n"
+	    "                       sleeper's server-side span)\n"
+	    "      --json FILE      write rows and summaries as JSON ('-' = "
+	    "stdout)\n"
+	    "      --svg FILE       write an SVG timeline\n"
+	    "      --label NAME     group label, one per URL in order (repeatable)\n"
+	    "  -q, --quiet          no progress lines\n"
+	    "  -h, --help           this help\n"
+	    "  -V, --version        print the version\n"
+	    "Exit status: 0 all requests answered 2xx, 1 some failed, 2 usage.\n",
+	    PROBE_REQUESTS_DEFAULT, PROBE_REQUESTS_MAX, PROBE_TIMEOUT_DEFAULT);
+}
+
+/* Parses a whole decimal integer in [min, max]; 0, or -1 if it is not one. */
+static int
+probe_main_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long val;
+
+	errno = 0;
+	val = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || errno == ERANGE || val < min ||
+	    val > max)
+		return -1;
+	*out = val;
+	return 0;
+}
+
+/* Parses seconds (decimals allowed) in (0, max]; 0, or -1. */
+static int
+probe_main_parse_seconds(const char *s, double max, double *out)
+{
+	char *end;
+	double val;
+
+	errno = 0;
+	val = strtod(s, &end);
+	if (end == s || *end != '\0' || errno == ERANGE || !isfinite(val) ||
+	    val <= 0 || val > max)
+		return -1;
+	*out = val;
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "requests",	required_argument,	NULL, 'n' },
+		{ "timeout",	required_argument,	NULL, 't' },
+		{ "sleep",	required_argument,	NULL, 's' },
+		{ "json",	required_argument,	NULL, 'j' },
+		{ "svg",	required_argument,	NULL, 'g' },
+		{ "label",	required_argument,	NULL, 'l' },
+		{ "quiet",	no_argument,		NULL, 'q' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct probe_http_options options;
+	struct probe_group *groups = NULL;
+	const char *json_path = NULL, *svg_path = NULL, **labels = NULL;
+	char err[512];
+	double sleep_s = 0;
+	size_t nlabels = 0, ngroups = 0, g, i;
+	long requests = PROBE_REQUESTS_DEFAULT;
+	int ch, quiet = 0, status = PROBE_EXIT_USAGE;
+	FILE *report;
+
+	memset(&options, 0, sizeof(options));
+	options.timeout_s = PROBE_TIMEOUT_DEFAULT;
+	if ((labels = calloc((size_t)argc, sizeof(*labels))) == NULL) {
+		fprintf(stderr, "syncasync-probe: out of memory\n");
+		return 1;
+	}
+	while ((ch = getopt_long(argc, argv, "n:qhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			if (probe_main_parse_long(optarg, 1, PROBE_REQUESTS_MAX,
+			    &requests) == -1) {
+				fprintf(stderr, "syncasync-probe: --requests "
+				    "must be 1..%d: %s\n", PROBE_REQUESTS_MAX,
+				    optarg);
+				goto done;
+			}
+			break;
+		case 't':
+		case 's':
+			if (probe_main_parse_seconds(optarg, PROBE_SECONDS_MAX,
+			    ch == 't' ? &options.timeout_s : &sleep_s) == -1) {
+				fprintf(stderr, "syncasync-probe: --%s must be "
+				    "seconds in (0, %.0f]: %s\n", ch == 't' ?
+				    "timeout" : "sleep", PROBE_SECONDS_MAX,
+				    optarg);
+				goto done;
+			}
+			break;
+		case 'j':
+			json_path = optarg;
+			break;
+		case 'g':
+			svg_path = optarg;
+			break;
+		case 'l':
+			labels[nlabels++] = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			probe_main_usage(stdout);
+			status = 0;
+			goto done;
+		case 'V':
+			printf("syncasync-probe %s\n", PACKAGE_VERSION);
+			status = 0;
+			goto done;
+		default:
+			probe_main_usage(stderr);
+			goto done;
+		}
+	}
+	ngroups = (size_t)(argc - optind);
+	if (ngroups == 0) {
+		fprintf(stderr, "syncasync-probe: no URL given\n");
+		probe_main_usage(stderr);
+		goto done;
+	}
+	if (nlabels > ngroups) {
+		fprintf(stderr, "syncasync-probe: %zu labels for %zu URLs\n",
+		    nlabels, ngroups);
+		goto done;
+	}
+	for (g = 0; g < ngroups; g++)
+		if (probe_http_check_url(argv[optind + (int)g], err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "syncasync-probe: %s\n", err);
+			goto done;
+		}
+
+	status = 1;
+	signal(SIGPIPE, SIG_IGN);	/* a server hanging up is a row error */
+	options.requests = (size_t)requests;
+	options.progress = quiet ? NULL : stderr;
+	/* With --json -, stdout is the JSON's: the text report moves aside. */
+	report = json_path != NULL && strcmp(json_path, "-") == 0 ? stderr :
+	    stdout;
+	if ((groups = calloc(ngroups, sizeof(*groups))) == NULL)
+		goto oom;
+	for (g = 0; g < ngroups; g++) {
+		groups[g].url = argv[optind + (int)g];
+		groups[g].label = g < nlabels ? labels[g] : NULL;
+		groups[g].count = options.requests;
+		if ((groups[g].rows = calloc(options.requests,
+		    sizeof(*groups[g].rows))) == NULL)
+			goto oom;
+	}
+
+	status = 0;
+	for (g = 0; g < ngroups; g++) {
+		struct probe_group *group = &groups[g];
+
+		probe_http_run(group->url, g, &options, group->rows);
+		probe_result_summarize(group->rows, group->count, sleep_s,
+		    &group->summary);
+		probe_report_table(report, group);
+		probe_report_summary(report, group);
+		probe_report_timeline(report, group);
+		fflush(report);
+		for (i = 0; i < group->count; i++)
+			if (!probe_result_ok(&group->rows[i]))
+				status = 1;
+	}
+	if (json_path != NULL && probe_report_json_write(json_path, groups,
+	    ngroups, PACKAGE_VERSION) == -1) {
+		fprintf(stderr, "syncasync-probe: cannot write %s: %s\n",
+		    json_path, strerror(errno));
+		status = 1;
+	}
+	if (svg_path != NULL && probe_svg_write(svg_path, groups,
+	    ngroups) == -1) {
+		fprintf(stderr, "syncasync-probe: cannot write %s: %s\n",
+		    svg_path, strerror(errno));
+		status = 1;
+	}
+	goto done;
+oom:
+	fprintf(stderr, "syncasync-probe: out of memory\n");
+	status = 1;
+done:
+	if (groups != NULL)
+		for (g = 0; g < ngroups; g++)
+			free(groups[g].rows);
+	free(groups);
+	free(labels);
+	return status;
+}
