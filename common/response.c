@@ -73,6 +73,23 @@ response_error_json(const char *message, size_t *len)
 	return finish(obj, len);
 }
 
+size_t
+response_cgi_header(char *out, size_t outlen, int status, size_t body_len)
+{
+	int n;
+
+	n = snprintf(out, outlen,
+	    "Status: %d %s\r\n"
+	    "%s"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "\r\n",
+	    status, response_reason(status),
+	    status == 405 ? "Allow: GET, HEAD\r\n" : "", body_len);
+	return n < 0 || (size_t)n >= outlen ? 0 : (size_t)n;
+}
+
 const char *
 response_reason(int status)
 {

@@ -27,6 +27,16 @@ char *response_json(const struct response_info *info, size_t *len);
 /* {"error": message}; NULL only when memory runs out. */
 char *response_error_json(const char *message, size_t *len);
 
+/*
+ * Formats the CGI response header block (RFC 3875, section 6.3: "Status:",
+ * Content-Type application/json, Content-Length, Cache-Control, and
+ * "Allow: GET, HEAD" for a 405) ending in the blank line.  Returns its
+ * length, or 0 if it does not fit out.
+ */
+#define RESPONSE_HEADER_MAX 256
+size_t response_cgi_header(char *out, size_t outlen, int status,
+    size_t body_len);
+
 /* The reason phrase of the few statuses syncasync sends ("Not Found"). */
 const char *response_reason(int status);
 

@@ -15,28 +15,16 @@
 #include "common/settings.h"
 #include "sync_cgi/sync_handler.h"
 
-#define SYNC_HEADER_MAX 256	/* bytes of the response header block */
-
 /* Writes the header block and, unless head, the body.  0 or -1. */
 static int
 send_response(const struct sync_io *io, int status, int head,
     const char *body, size_t body_len)
 {
-	char header[SYNC_HEADER_MAX];
-	int n;
+	char header[RESPONSE_HEADER_MAX];
+	size_t n = response_cgi_header(header, sizeof(header), status,
+	    body_len);
 
-	n = snprintf(header, sizeof(header),
-	    "Status: %d %s\r\n"
-	    "%s"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "\r\n",
-	    status, response_reason(status),
-	    status == 405 ? "Allow: GET, HEAD\r\n" : "", body_len);
-	if (n < 0 || (size_t)n >= sizeof(header))
-		return -1;
-	if (io->write(io->ctx, header, (size_t)n) == -1)
+	if (n == 0 || io->write(io->ctx, header, n) == -1)
 		return -1;
 	if (!head && io->write(io->ctx, body, body_len) == -1)
 		return -1;

@@ -101,7 +101,7 @@ class Lighttpd:
     def error_log(self):
         """lighttpd's error log followed by what CGI programs wrote on stderr."""
         text = ""
-        for name in ("error.log", "cgi-stderr.log"):
+        for name in ("error.log", "backends.log"):
             try:
                 with open(os.path.join(self.run_dir, name), errors="replace") as f:
                     text += f.read()

@@ -1,0 +1,305 @@
+/*
+ * async_handler.c - the /async application (async_handler.h).
+ */
+#include "config.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "async_fcgi/async_handler.h"
+#include "common/clock.h"
+#include "common/response.h"
+
+enum route {
+	ROUTE_MAIN,		/* .../async */
+	ROUTE_STATS,		/* .../async/stats */
+	ROUTE_UNKNOWN,
+};
+
+struct async_app {
+	struct settings		settings;
+	uint64_t		counter;	/* in-process request counter */
+	struct async_stats	stats;
+	struct offload_pool    *pool;
+	long			loop_tid;
+	long			pid;
+};
+
+struct async_app *
+async_handler_new(const struct settings *settings, char *err, size_t errlen)
+{
+	struct async_app *app = calloc(1, sizeof(*app));
+
+	if (app == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	app->settings = *settings;
+	app->loop_tid = clock_thread_id();
+	app->pid = (long)getpid();
+	app->pool = offload_pool_new((unsigned)settings->pool_threads, err,
+	    errlen);
+	if (app->pool == NULL) {
+		free(app);
+		return NULL;
+	}
+	return app;
+}
+
+void
+async_handler_free(struct async_app *app)
+{
+	if (app == NULL)
+		return;
+	offload_pool_free(app->pool);
+	free(app);
+}
+
+struct async_stats *
+async_handler_stats(struct async_app *app)
+{
+	return &app->stats;
+}
+
+struct offload_pool *
+async_handler_pool(struct async_app *app)
+{
+	return app->pool;
+}
+
+/*
+ * Routes on the request path (REQUEST_URI without its query), by its last
+ * segment, so the responder answers the same under any mount point and
+ * whichever way the web server splits SCRIPT_NAME and PATH_INFO.
+ */
+static enum route
+route_of(const char *uri)
+{
+	size_t len;
+	const char *end, *segment;
+
+	if (uri == NULL)
+		return ROUTE_UNKNOWN;
+	end = strchr(uri, '?');
+	len = end != NULL ? (size_t)(end - uri) : strlen(uri);
+	while (len > 1 && uri[len - 1] == '/')
+		len--;
+	segment = uri + len;
+	while (segment > uri && segment[-1] != '/')
+		segment--;
+	len -= (size_t)(segment - uri);
+	if (len == 5 && memcmp(segment, "async", 5) == 0)
+		return ROUTE_MAIN;
+	if (len == 5 && memcmp(segment, "stats", 5) == 0)
+		return ROUTE_STATS;
+	return ROUTE_UNKNOWN;
+}
+
+/* Stores a whole CGI response (header block, body unless head) in call. */
+static void
+set_response(struct async_call *call, int status, int head, char *body,
+    size_t body_len)
+{
+	char header[RESPONSE_HEADER_MAX];
+	size_t header_len;
+
+	free(call->response);
+	call->response = NULL;
+	call->response_len = 0;
+	if (body == NULL)
+		return;
+	header_len = response_cgi_header(header, sizeof(header), status,
+	    body_len);
+	if (head)
+		body_len = 0;
+	if (header_len != 0 &&
+	    (call->response = malloc(header_len + body_len)) != NULL) {
+		memcpy(call->response, header, header_len);
+		memcpy(call->response + header_len, body, body_len);
+		call->response_len = header_len + body_len;
+	}
+	free(body);
+}
+
+static void
+set_error(struct async_call *call, int status, const char *message)
+{
+	size_t len = 0;
+	char *body = response_error_json(message, &len);
+
+	set_response(call, status, call->plan.head, body, len);
+}
+
+static void
+set_stats(struct async_call *call)
+{
+	struct async_app *app = call->app;
+	const struct async_stats *st = &app->stats;
+	struct json_object *obj = json_object_new_object();
+	char when[CLOCK_TIME_LEN] = "";
+	const char *text;
+	size_t len = 0;
+	char *body = NULL;
+
+	if (obj == NULL)
+		return;
+	if (st->longest_stall_at_us != 0)
+		clock_format_local(st->longest_stall_at_us, when);
+	json_object_object_add(obj, "pid", json_object_new_int64(app->pid));
+	json_object_object_add(obj, "mode", json_object_new_string(
+	    settings_mode_name(app->settings.mode)));
+	json_object_object_add(obj, "requests", json_object_new_uint64(
+	    app->counter));
+	json_object_object_add(obj, "served", json_object_new_uint64(
+	    st->served));
+	/* Not counting this stats request itself. */
+	json_object_object_add(obj, "in_flight", json_object_new_uint64(
+	    st->in_flight > 0 ? st->in_flight - 1 : 0));
+	json_object_object_add(obj, "connections", json_object_new_uint64(
+	    st->connections));
+	json_object_object_add(obj, "connections_accepted",
+	    json_object_new_uint64(st->accepted));
+	json_object_object_add(obj, "stalls", json_object_new_uint64(
+	    st->stalls));
+	json_object_object_add(obj, "longest_stall_ms", json_object_new_double(
+	    (double)st->longest_stall_us / 1000.0));
+	json_object_object_add(obj, "longest_stall_at", st->longest_stall_at_us
+	    ? json_object_new_string(when) : NULL);
+	json_object_object_add(obj, "longest_stall_request",
+	    st->longest_stall_request ?
+	    json_object_new_uint64(st->longest_stall_request) : NULL);
+	json_object_object_add(obj, "pool_threads", json_object_new_uint64(
+	    offload_pool_threads(app->pool)));
+	json_object_object_add(obj, "pool_busy", json_object_new_uint64(
+	    offload_pool_busy(app->pool)));
+	json_object_object_add(obj, "pool_queued", json_object_new_uint64(
+	    offload_pool_queued(app->pool)));
+	text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_SPACED,
+	    &len);
+	if (text != NULL && (body = malloc(len + 1)) != NULL) {
+		memcpy(body, text, len);
+		body[len++] = '\n';
+	}
+	json_object_put(obj);
+	set_response(call, 200, call->plan.head, body, len);
+}
+
+void
+async_handler_complete(struct async_call *call)
+{
+	struct response_info info;
+	size_t len = 0;
+	char *body;
+
+	memset(&info, 0, sizeof(info));
+	info.message = "async example";
+	info.sleeper = call->plan.sleeper;
+	info.thread_id = call->thread_id;
+	info.pid = call->app->pid;
+	info.request_no = call->plan.request_no;
+	info.started_us = call->started_us;
+	info.finished_us = clock_now_us();
+	info.mode = settings_mode_name(call->plan.mode);
+	body = response_json(&info, &len);
+	set_response(call, 200, call->plan.head, body, len);
+}
+
+/* Runs on a pool worker: the blocking call, off the loop. */
+static void
+offload_work(struct offload_job *job)
+{
+	struct async_call *call = (struct async_call *)job;
+
+	clock_sleep_us(call->plan.sleep_us);
+	call->thread_id = job->worker_tid;
+}
+
+/* Back on the loop thread. */
+static void
+offload_done(struct offload_job *job)
+{
+	struct async_call *call = (struct async_call *)job;
+
+	if (call->cancelled) {
+		async_handler_call_free(call);
+		return;
+	}
+	async_handler_complete(call);
+	call->resume(call);
+}
+
+struct async_call *
+async_handler_start(struct async_app *app, async_param_fn param, void *ctx,
+    enum async_step *step)
+{
+	struct handler_request request;
+	struct async_call *call = calloc(1, sizeof(*call));
+
+	if (call == NULL)
+		return NULL;
+	call->app = app;
+	call->started_us = clock_now_us();
+	call->thread_id = app->loop_tid;
+	*step = ASYNC_STEP_RESPOND;
+	request.method = param(ctx, "REQUEST_METHOD");
+	request.query = param(ctx, "QUERY_STRING");
+	request.content_length = param(ctx, "CONTENT_LENGTH");
+	call->route = route_of(param(ctx, "REQUEST_URI"));
+	if (handler_check(&app->settings, &request,
+	    call->route == ROUTE_MAIN, &call->plan) == -1) {
+		set_error(call, call->plan.status, call->plan.error);
+		return call;
+	}
+	if (call->route == ROUTE_STATS) {
+		set_stats(call);
+		return call;
+	}
+	if (call->route != ROUTE_MAIN) {
+		set_error(call, 404, "not found: this responder serves "
+		    "/async and /async/stats");
+		return call;
+	}
+	handler_assign(&app->settings, ++app->counter, &call->plan);
+	if (call->plan.sleeper) {
+		switch (call->plan.mode) {
+		case MODE_BLOCK:
+			/* The experiment's mistake, on purpose. */
+			clock_sleep_us(call->plan.sleep_us);
+			break;
+		case MODE_TIMER:
+			*step = ASYNC_STEP_TIMER;
+			return call;
+		case MODE_OFFLOAD:
+			call->job.work = offload_work;
+			call->job.done = offload_done;
+			*step = ASYNC_STEP_OFFLOAD;
+			return call;
+		}
+	}
+	async_handler_complete(call);
+	return call;
+}
+
+void
+async_handler_call_free(struct async_call *call)
+{
+	if (call == NULL)
+		return;
+	free(call->response);
+	free(call);
+}
+
+uint64_t
+async_handler_request_no(const struct async_call *call)
+{
+	return call->plan.request_no;
+}
+
+const char *
+async_handler_mode(const struct async_call *call)
+{
+	return settings_mode_name(call->plan.mode);
+}
