@@ -199,6 +199,29 @@ conn_request_done(struct conn *c)
 }
 
 /*
+ * Queues bytes for c, writing them to the socket at once when nothing is
+ * waiting before them (as uvicorn's transport.write does): a write left for
+ * the next loop iteration would be held back by a blocking handler later in
+ * this one, and answers already made would wait for it.
+ */
+static void
+conn_write_now(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	ssize_t sent = 0;
+
+	if (evbuffer_get_length(out) == 0) {
+		sent = send(bufferevent_getfd(c->bev), data, len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (sent < 0)
+			sent = 0;	/* EAGAIN or an error the bufferevent
+					   will see and report */
+	}
+	if ((size_t)sent < len)
+		conn_write(c, data + sent, len - (size_t)sent);
+}
+
+/*
  * Writes the call's response as FCGI_STDOUT records, the empty STDOUT
  * record that ends the stream, and END_REQUEST (spec 5.3, 5.5).  Returns -1
  * if c was freed.
@@ -206,12 +229,10 @@ conn_request_done(struct conn *c)
 static int
 conn_respond(struct conn *c)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 	struct async_call *call = c->call;
 	uint16_t id = fcgi_req_id(&c->req);
-	struct evbuffer_iovec vec;
+	uint8_t small[4096], *p = small;
 	size_t stream_len, total, written = 0;
-	uint8_t *p;
 
 	if (call->response == NULL ||
 	    fcgi_stream_size(call->response_len, &stream_len) !=
@@ -222,22 +243,20 @@ conn_respond(struct conn *c)
 		return -1;
 	}
 	total = stream_len + FCGI_HEADER_LEN + FCGI_CODEC_END_RECORD_LEN;
-	if (evbuffer_reserve_space(out, (ev_ssize_t)total, &vec, 1) < 1 ||
-	    vec.iov_len < total) {
-		conn_log(c, "cannot reserve %zu bytes of output", total);
+	if (total > sizeof(small) && (p = malloc(total)) == NULL) {
+		conn_log(c, "out of memory for %zu bytes of output", total);
 		conn_free(c);
 		return -1;
 	}
-	p = vec.iov_base;
 	fcgi_stream_encode(FCGI_STDOUT, id, (const uint8_t *)call->response,
 	    call->response_len, p, stream_len, &written);
 	fcgi_stream_end_encode(p + stream_len, FCGI_STDOUT, id);
 	fcgi_end_record_encode(p + stream_len + FCGI_HEADER_LEN, id, 0,
 	    FCGI_REQUEST_COMPLETE);
-	vec.iov_len = total;
-	evbuffer_commit_space(out, &vec, 1);
+	conn_write_now(c, p, total);
+	if (p != small)
+		free(p);
 	conn_end_call(c, 1);
-	conn_check_output(c);
 	return conn_request_done(c);
 }
 
