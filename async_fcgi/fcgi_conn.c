@@ -45,11 +45,11 @@
 #define CONN_READ_HIGH_WATER	(2 * (FCGI_HEADER_LEN + 65535 + 255))
 #define CONN_SAMPLE_LEN		16	/* bytes of bad input shown in logs */
 
-struct server;
+struct conn_server;
 
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
-	struct server		*srv;
+	struct conn_server		*srv;
 	struct bufferevent	*bev;
 	struct fcgi_req		 req;
 	struct async_call	*call;		/* request being handled */
@@ -62,7 +62,7 @@ struct conn {
 
 TAILQ_HEAD(conn_list, conn);
 
-struct server {
+struct conn_server {
 	struct event_base	*base;
 	struct evconnlistener	*listener;
 	struct event		*pool_ev;
@@ -118,7 +118,7 @@ conn_sample(const uint8_t *bytes, size_t len, char *out, size_t outlen)
 }
 
 static void
-server_update_listener(struct server *srv)
+server_update_listener(struct conn_server *srv)
 {
 	if (srv->listener == NULL)
 		return;
@@ -291,7 +291,7 @@ conn_resume(struct async_call *call)
 
 /* Notes how long the handler held the loop, for the watchdog's report. */
 static void
-server_note_hold(struct server *srv, const struct async_call *call,
+server_note_hold(struct conn_server *srv, const struct async_call *call,
     int64_t held_us)
 {
 	if (held_us > srv->hold_us) {
@@ -305,7 +305,7 @@ server_note_hold(struct server *srv, const struct async_call *call,
 static int
 conn_run(struct conn *c)
 {
-	struct server *srv = c->srv;
+	struct conn_server *srv = c->srv;
 	enum async_step step;
 	struct timeval tv;
 	int64_t t0;
@@ -469,7 +469,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 static void
 conn_free(struct conn *c)
 {
-	struct server *srv = c->srv;
+	struct conn_server *srv = c->srv;
 
 	conn_end_call(c, 0);
 	fcgi_req_free(&c->req);
@@ -485,22 +485,21 @@ conn_free(struct conn *c)
 		event_base_loopexit(srv->base, NULL);
 }
 
-static void
-server_acceptcb(struct evconnlistener *listener, evutil_socket_t fd,
-    struct sockaddr *sa, int socklen, void *arg)
+int
+conn_server_adopt(struct conn_server *srv, int fd)
 {
-	struct server *srv = arg;
 	struct conn *c;
 
 	if (srv->draining || (c = calloc(1, sizeof(*c))) == NULL) {
 		evutil_closesocket(fd);
-		return;
+		return -1;
 	}
+	evutil_make_socket_nonblocking(fd);
 	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		evutil_closesocket(fd);
 		free(c);
-		return;
+		return -1;
 	}
 	c->srv = srv;
 	c->id = ++srv->next_id;
@@ -516,13 +515,21 @@ server_acceptcb(struct evconnlistener *listener, evutil_socket_t fd,
 		srv->full = 1;
 		server_update_listener(srv);
 	}
+	return 0;
+}
+
+static void
+server_acceptcb(struct evconnlistener *listener, evutil_socket_t fd,
+    struct sockaddr *sa, int socklen, void *arg)
+{
+	conn_server_adopt(arg, fd);
 }
 
 /* accept(2) failed: on descriptor exhaustion pause instead of spinning. */
 static void
 server_errorcb(struct evconnlistener *listener, void *arg)
 {
-	struct server *srv = arg;
+	struct conn_server *srv = arg;
 	int error = EVUTIL_SOCKET_ERROR();
 	struct timeval pause = { SA_FCGI_EMFILE_PAUSE_MS / 1000,
 	    (SA_FCGI_EMFILE_PAUSE_MS % 1000) * 1000 };
@@ -545,7 +552,7 @@ server_errorcb(struct evconnlistener *listener, void *arg)
 static void
 server_resumecb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server *srv = arg;
+	struct conn_server *srv = arg;
 
 	srv->starved = 0;
 	server_update_listener(srv);
@@ -554,7 +561,7 @@ server_resumecb(evutil_socket_t fd, short what, void *arg)
 static void
 server_poolcb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server *srv = arg;
+	struct conn_server *srv = arg;
 
 	offload_pool_drain(async_handler_pool(srv->app));
 }
@@ -567,7 +574,7 @@ server_poolcb(evutil_socket_t fd, short what, void *arg)
 static void
 server_watchdogcb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server *srv = arg;
+	struct conn_server *srv = arg;
 	int64_t now = clock_mono_us();
 	int64_t late = now - srv->tick_mono_us - SA_WATCHDOG_TICK_MS * 1000;
 
@@ -599,7 +606,7 @@ server_watchdogcb(evutil_socket_t fd, short what, void *arg)
 static void
 server_draincb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server *srv = arg;
+	struct conn_server *srv = arg;
 
 	fprintf(stderr, "async_fcgi: drain timeout after %u ms: closing %llu "
 	    "connections (%llu requests in flight)\n", srv->opt.drain_ms,
@@ -612,7 +619,7 @@ server_draincb(evutil_socket_t fd, short what, void *arg)
 static void
 server_signalcb(evutil_socket_t sig, short what, void *arg)
 {
-	struct server *srv = arg;
+	struct conn_server *srv = arg;
 	struct timeval tv = { srv->opt.drain_ms / 1000,
 	    (srv->opt.drain_ms % 1000) * 1000 };
 	struct conn *c, *next;
@@ -643,88 +650,116 @@ server_signalcb(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(srv->drain_ev, &tv);
 }
 
+struct conn_server *
+conn_server_new(struct event_base *base, const struct conn_options *options,
+    struct async_app *app)
+{
+	struct conn_server *srv = calloc(1, sizeof(*srv));
+	struct timeval tick = { 0, SA_WATCHDOG_TICK_MS * 1000 };
+
+	if (srv == NULL)
+		return NULL;
+	TAILQ_INIT(&srv->conns);
+	srv->base = base;
+	srv->opt = *options;
+	srv->app = app;
+	srv->stats = async_handler_stats(app);
+	srv->limits.max_params_bytes = options->max_params;
+	srv->limits.max_stdin_bytes = options->max_stdin;
+	srv->limits.max_conns = options->max_conns;
+	srv->limits.max_reqs = options->max_requests;
+	srv->idle_tv.tv_sec = options->idle_ms / 1000;
+	srv->idle_tv.tv_usec = (suseconds_t)(options->idle_ms % 1000) * 1000;
+	srv->resume_ev = evtimer_new(base, server_resumecb, srv);
+	srv->drain_ev = evtimer_new(base, server_draincb, srv);
+	srv->watchdog_ev = event_new(base, -1, EV_PERSIST, server_watchdogcb,
+	    srv);
+	srv->pool_ev = event_new(base,
+	    offload_pool_fd(async_handler_pool(app)), EV_READ | EV_PERSIST,
+	    server_poolcb, srv);
+	if (srv->resume_ev == NULL || srv->drain_ev == NULL ||
+	    srv->watchdog_ev == NULL || srv->pool_ev == NULL ||
+	    event_add(srv->watchdog_ev, &tick) == -1 ||
+	    event_add(srv->pool_ev, NULL) == -1) {
+		conn_server_free(srv);
+		return NULL;
+	}
+	srv->tick_mono_us = clock_mono_us();
+	return srv;
+}
+
+void
+conn_server_free(struct conn_server *srv)
+{
+	struct conn *c;
+
+	if (srv == NULL)
+		return;
+	srv->draining = 0;	/* no loopexit from the frees below */
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_free(c);
+	if (srv->listener != NULL)
+		evconnlistener_free(srv->listener);
+	if (srv->resume_ev != NULL)
+		event_free(srv->resume_ev);
+	if (srv->drain_ev != NULL)
+		event_free(srv->drain_ev);
+	if (srv->watchdog_ev != NULL)
+		event_free(srv->watchdog_ev);
+	if (srv->pool_ev != NULL)
+		event_free(srv->pool_ev);
+	if (srv->sigterm_ev != NULL)
+		event_free(srv->sigterm_ev);
+	if (srv->sigint_ev != NULL)
+		event_free(srv->sigint_ev);
+	free(srv);
+}
+
 int
 conn_serve(int listen_fd, const struct conn_options *options,
     struct async_app *app)
 {
-	struct server srv;
-	struct timeval tick = { 0, SA_WATCHDOG_TICK_MS * 1000 };
-	struct conn *c;
+	struct event_base *base;
+	struct conn_server *srv = NULL;
 	int rc = -1;
 
-	memset(&srv, 0, sizeof(srv));
-	TAILQ_INIT(&srv.conns);
-	srv.opt = *options;
-	srv.app = app;
-	srv.stats = async_handler_stats(app);
-	srv.limits.max_params_bytes = options->max_params;
-	srv.limits.max_stdin_bytes = options->max_stdin;
-	srv.limits.max_conns = options->max_conns;
-	srv.limits.max_reqs = options->max_requests;
-	srv.idle_tv.tv_sec = options->idle_ms / 1000;
-	srv.idle_tv.tv_usec = (suseconds_t)(options->idle_ms % 1000) * 1000;
-
-	if ((srv.base = event_base_new()) == NULL) {
+	if ((base = event_base_new()) == NULL) {
 		fprintf(stderr, "async_fcgi: cannot create the event loop\n");
 		close(listen_fd);
 		return -1;
 	}
+	if ((srv = conn_server_new(base, options, app)) == NULL) {
+		fprintf(stderr, "async_fcgi: cannot set up the event loop\n");
+		close(listen_fd);
+		goto done;
+	}
 	/* Inherited sockets (descriptor 0 from lighttpd) come blocking; the
 	 * listener accepts until EAGAIN, so it must not block. */
 	evutil_make_socket_nonblocking(listen_fd);
-	srv.listener = evconnlistener_new(srv.base, server_acceptcb, &srv,
+	srv->listener = evconnlistener_new(base, server_acceptcb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
-	if (srv.listener == NULL) {
+	if (srv->listener == NULL) {
 		fprintf(stderr, "async_fcgi: cannot listen on descriptor %d\n",
 		    listen_fd);
 		close(listen_fd);
 		goto done;
 	}
-	evconnlistener_set_error_cb(srv.listener, server_errorcb);
-	srv.resume_ev = evtimer_new(srv.base, server_resumecb, &srv);
-	srv.drain_ev = evtimer_new(srv.base, server_draincb, &srv);
-	srv.watchdog_ev = event_new(srv.base, -1, EV_PERSIST,
-	    server_watchdogcb, &srv);
-	srv.pool_ev = event_new(srv.base,
-	    offload_pool_fd(async_handler_pool(app)), EV_READ | EV_PERSIST,
-	    server_poolcb, &srv);
-	srv.sigterm_ev = evsignal_new(srv.base, SIGTERM, server_signalcb, &srv);
-	srv.sigint_ev = evsignal_new(srv.base, SIGINT, server_signalcb, &srv);
-	if (srv.resume_ev == NULL || srv.drain_ev == NULL ||
-	    srv.watchdog_ev == NULL || srv.pool_ev == NULL ||
-	    srv.sigterm_ev == NULL || srv.sigint_ev == NULL ||
-	    event_add(srv.watchdog_ev, &tick) == -1 ||
-	    event_add(srv.pool_ev, NULL) == -1 ||
-	    event_add(srv.sigterm_ev, NULL) == -1 ||
-	    event_add(srv.sigint_ev, NULL) == -1) {
-		fprintf(stderr, "async_fcgi: cannot set up the event loop\n");
+	evconnlistener_set_error_cb(srv->listener, server_errorcb);
+	srv->sigterm_ev = evsignal_new(base, SIGTERM, server_signalcb, srv);
+	srv->sigint_ev = evsignal_new(base, SIGINT, server_signalcb, srv);
+	if (srv->sigterm_ev == NULL || srv->sigint_ev == NULL ||
+	    event_add(srv->sigterm_ev, NULL) == -1 ||
+	    event_add(srv->sigint_ev, NULL) == -1) {
+		fprintf(stderr, "async_fcgi: cannot handle signals\n");
 		goto done;
 	}
-	srv.tick_mono_us = clock_mono_us();
-	if (event_base_dispatch(srv.base) == -1) {
+	if (event_base_dispatch(base) == -1) {
 		fprintf(stderr, "async_fcgi: the event loop failed\n");
 		goto done;
 	}
 	rc = 0;
 done:
-	srv.draining = 0;	/* no loopexit from the frees below */
-	while ((c = TAILQ_FIRST(&srv.conns)) != NULL)
-		conn_free(c);
-	/* Offloaded jobs of freed connections still call back: drain them. */
-	if (srv.listener != NULL)
-		evconnlistener_free(srv.listener);
-	if (srv.resume_ev != NULL)
-		event_free(srv.resume_ev);
-	if (srv.drain_ev != NULL)
-		event_free(srv.drain_ev);
-	if (srv.watchdog_ev != NULL)
-		event_free(srv.watchdog_ev);
-	if (srv.pool_ev != NULL)
-		event_free(srv.pool_ev);
-	if (srv.sigterm_ev != NULL)
-		event_free(srv.sigterm_ev);
-	if (srv.sigint_ev != NULL)
-		event_free(srv.sigint_ev);
-	event_base_free(srv.base);
+	conn_server_free(srv);
+	event_base_free(base);
 	return rc;
 }

@@ -28,6 +28,21 @@ struct conn_options {
 	unsigned	stall_ms;	/* watchdog: a stall worth a log line */
 };
 
+struct event_base;
+struct conn_server;
+
+/*
+ * The pieces conn_serve() is made of, for tests and fuzzers that drive
+ * connections in-process: a server on an existing event base (offload pool
+ * and watchdog included, no listener, no signals); adopt() makes a
+ * connected socket one of its connections (it takes the descriptor, also
+ * on failure: 0 or -1); free() closes every connection it still has.
+ */
+struct conn_server *conn_server_new(struct event_base *base,
+    const struct conn_options *options, struct async_app *app);
+int conn_server_adopt(struct conn_server *srv, int fd);
+void conn_server_free(struct conn_server *srv);
+
 /*
  * Serves FastCGI on the listening socket listen_fd until SIGTERM or SIGINT,
  * then stops accepting, lets requests in flight finish (up to drain_ms) and
