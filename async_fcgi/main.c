@@ -374,5 +374,7 @@ main(int argc, char **argv)
 	    (unsigned long long)(settings.sleep_us % 1000000 / 1000));
 	rc = conn_serve(fd, &opt, app);
 	async_handler_free(app);
+	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
+		unlink(listen_spec + 5);	/* the socket we created */
 	return rc == 0 ? 0 : 1;
 }
