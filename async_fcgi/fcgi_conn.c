@@ -56,6 +56,7 @@ struct conn {
 	struct event		*timer;		/* timer mode: its wait */
 	uint64_t		 id;		/* for log lines */
 	int			 offloaded;	/* call is on the pool */
+	int			 admitted;	/* counts in srv->admitted */
 	int			 closing;	/* free once output is flushed */
 	int			 paused;	/* back-pressure: not reading */
 };
@@ -78,6 +79,7 @@ struct conn_server {
 	struct conn_list	 conns;
 	struct timeval		 idle_tv;
 	uint64_t		 next_id;
+	unsigned		 admitted;	/* requests begun, not ended */
 	int			 full;		/* listener paused: max_conns */
 	int			 starved;	/* listener paused: EMFILE */
 	int			 draining;
@@ -183,6 +185,16 @@ conn_end_call(struct conn *c, int answered)
 		stats->served++;
 }
 
+/* The request no longer counts against --max-requests. */
+static void
+conn_release(struct conn *c)
+{
+	if (c->admitted) {
+		c->admitted = 0;
+		c->srv->admitted--;
+	}
+}
+
 /*
  * After END_REQUEST is queued: back to reading the next request (KEEP_CONN)
  * or close once flushed.  Returns -1 if c was freed.
@@ -191,6 +203,8 @@ static int
 conn_request_done(struct conn *c)
 {
 	int keep = fcgi_req_finish(&c->req);
+
+	conn_release(c);
 
 	if (!keep || c->srv->draining)
 		return conn_close_after_flush(c);
@@ -391,7 +405,7 @@ conn_process(struct conn *c)
 	enum fcgi_action action;
 	size_t total;
 	uint8_t *record;
-	int can_admit;
+	int can_admit, idle;
 
 	while (!c->closing && !c->paused) {
 		if (evbuffer_copyout(in, head, sizeof(head)) <
@@ -415,10 +429,21 @@ conn_process(struct conn *c)
 			conn_free(c);
 			return -1;
 		}
-		can_admit = c->srv->stats->in_flight < c->srv->opt.max_requests;
+		/*
+		 * A request counts against --max-requests from its accepted
+		 * BEGIN_REQUEST to its END_REQUEST, so slow senders cannot
+		 * pile up past the cap before their first handler runs.
+		 */
+		idle = fcgi_req_state(&c->req) == FCGI_REQ_IDLE;
+		can_admit = c->srv->admitted < c->srv->opt.max_requests;
 		action = fcgi_req_apply(&c->req, &hdr, record + FCGI_HEADER_LEN,
 		    hdr.content_length, can_admit, &reply);
 		evbuffer_drain(in, total);
+		if (idle && fcgi_req_state(&c->req) != FCGI_REQ_IDLE &&
+		    !c->admitted) {
+			c->admitted = 1;
+			c->srv->admitted++;
+		}
 		if (conn_act(c, action, &reply) == -1)
 			return -1;
 	}
@@ -472,6 +497,7 @@ conn_free(struct conn *c)
 	struct conn_server *srv = c->srv;
 
 	conn_end_call(c, 0);
+	conn_release(c);
 	fcgi_req_free(&c->req);
 	bufferevent_free(c->bev);
 	TAILQ_REMOVE(&srv->conns, c, entry);
@@ -511,7 +537,9 @@ conn_server_adopt(struct conn_server *srv, int fd)
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->stats->connections++;
 	srv->stats->accepted++;
-	if (srv->stats->connections >= srv->opt.max_conns) {
+	if (srv->stats->connections >= srv->opt.max_conns && !srv->full) {
+		fprintf(stderr, "async_fcgi: %u connections open, the cap: "
+		    "not accepting until one closes\n", srv->opt.max_conns);
 		srv->full = 1;
 		server_update_listener(srv);
 	}

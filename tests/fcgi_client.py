@@ -1,0 +1,492 @@
+"""fcgi_client.py - a small FastCGI 1.0 client of the project's own, for tests.
+
+It speaks the wire format directly (FastCGI Specification 1.0), so tests can
+send both correct requests and any malformed byte sequence to async_fcgi
+without a web server in between:
+
+  - encode_record / decode_records: the 8-byte header plus content and padding;
+  - encode_nv / encode_params: name-value pairs with 1- or 4-byte lengths;
+  - build_request: BEGIN_REQUEST (role, flags), PARAMS cut into records of a
+    chosen size (which may split a pair, even a length field, across
+    records), STDIN, each stream ended by its empty record;
+  - Conn: a socket that sends raw bytes, reads records until END_REQUEST or
+    EOF under a deadline, and tells whether the server closed it;
+  - parse_stdout: a CGI response ("Status: ...\\r\\n...\\r\\n\\r\\nbody") into
+    (status, headers, body);
+  - get_values: a GET_VALUES round trip;
+  - Server: async_fcgi on a free loopback port, stderr captured in a file,
+    readiness by polling connect, stopped by pid (SIGTERM, wait, SIGKILL).
+
+Standard library only.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+# Record types, roles, flags and protocol statuses (spec, appendix A).
+VERSION_1 = 1
+BEGIN_REQUEST = 1
+ABORT_REQUEST = 2
+END_REQUEST = 3
+PARAMS = 4
+STDIN = 5
+STDOUT = 6
+STDERR = 7
+DATA = 8
+GET_VALUES = 9
+GET_VALUES_RESULT = 10
+UNKNOWN_TYPE = 11
+
+RESPONDER = 1
+AUTHORIZER = 2
+FILTER = 3
+
+KEEP_CONN = 1
+
+REQUEST_COMPLETE = 0
+CANT_MPX_CONN = 1
+OVERLOADED = 2
+UNKNOWN_ROLE = 3
+
+HEADER_LEN = 8
+MAX_CONTENT = 65535
+
+STATUS_NAMES = {REQUEST_COMPLETE: "REQUEST_COMPLETE", CANT_MPX_CONN: "CANT_MPX_CONN",
+                OVERLOADED: "OVERLOADED", UNKNOWN_ROLE: "UNKNOWN_ROLE"}
+
+
+# --- wire format -----------------------------------------------------------------
+
+class Record:
+    """One decoded record."""
+
+    def __init__(self, version, rtype, request_id, content, padding=0):
+        self.version = version
+        self.type = rtype
+        self.request_id = request_id
+        self.content = content
+        self.padding = padding
+
+    def end_request(self):
+        """(app_status, protocol_status) of an END_REQUEST body."""
+        app_status, protocol_status = struct.unpack(">IB3x", self.content[:8])
+        return app_status, protocol_status
+
+    def __repr__(self):
+        return "Record(type=%d, id=%d, %d bytes)" % (self.type, self.request_id,
+                                                      len(self.content))
+
+
+def encode_header(rtype, request_id, content_length, padding=0, version=VERSION_1):
+    """The 8-byte record header; fields are masked, never range-checked, so
+    tests can build any header."""
+    return struct.pack(">BBHHBx", version & 0xff, rtype & 0xff, request_id & 0xffff,
+                       content_length & 0xffff, padding & 0xff)
+
+
+def encode_record(rtype, request_id, content=b"", padding=0, version=VERSION_1):
+    """A whole record: header, content (at most 65535 bytes), padding zeros."""
+    if len(content) > MAX_CONTENT:
+        raise ValueError("record content over 65535 bytes")
+    return encode_header(rtype, request_id, len(content), padding, version) + \
+        content + b"\0" * padding
+
+
+def encode_stream(rtype, request_id, data, record_size=MAX_CONTENT, padding=0,
+                  terminate=True):
+    """data as records of at most record_size bytes, then (terminate) the
+    empty record that ends the stream."""
+    out = b""
+    for i in range(0, len(data), record_size):
+        out += encode_record(rtype, request_id, data[i:i + record_size], padding)
+    if terminate:
+        out += encode_record(rtype, request_id, b"", padding)
+    return out
+
+
+def decode_records(buf):
+    """Splits buf into whole records; returns (records, leftover bytes)."""
+    records = []
+    pos = 0
+    while len(buf) - pos >= HEADER_LEN:
+        version, rtype, rid, clen, plen = struct.unpack(">BBHHBx", buf[pos:pos + HEADER_LEN])
+        total = HEADER_LEN + clen + plen
+        if len(buf) - pos < total:
+            break
+        content = buf[pos + HEADER_LEN:pos + HEADER_LEN + clen]
+        records.append(Record(version, rtype, rid, content, plen))
+        pos += total
+    return records, buf[pos:]
+
+
+def encode_length(n, force_long=False):
+    """A name-value length: 1 byte below 128, else 4 bytes with the top bit set."""
+    if n < 128 and not force_long:
+        return bytes([n])
+    return struct.pack(">I", (n & 0x7fffffff) | 0x80000000)
+
+
+def encode_nv(name, value, force_long=False):
+    """One name-value pair (bytes or str)."""
+    if isinstance(name, str):
+        name = name.encode()
+    if isinstance(value, str):
+        value = value.encode()
+    return encode_length(len(name), force_long) + encode_length(len(value), force_long) + \
+        name + value
+
+
+def encode_params(params, force_long=False):
+    """A PARAMS stream body from a dict or a list of (name, value) pairs."""
+    items = params.items() if isinstance(params, dict) else params
+    return b"".join(encode_nv(n, v, force_long) for n, v in items)
+
+
+def decode_nv(data):
+    """Name-value pairs of a stream body (well-formed input), as a list."""
+    pairs = []
+    pos = 0
+
+    def length():
+        nonlocal pos
+        if data[pos] & 0x80:
+            n = struct.unpack(">I", data[pos:pos + 4])[0] & 0x7fffffff
+            pos += 4
+        else:
+            n = data[pos]
+            pos += 1
+        return n
+    while pos < len(data):
+        nlen = length()
+        vlen = length()
+        pairs.append((data[pos:pos + nlen], data[pos + nlen:pos + nlen + vlen]))
+        pos += nlen + vlen
+    return pairs
+
+
+def begin_body(role=RESPONDER, flags=0):
+    """FCGI_BeginRequestBody: role (2 bytes), flags, 5 reserved bytes."""
+    return struct.pack(">HB5x", role, flags)
+
+
+def default_params(uri="/async", method="GET", query="", extra=None):
+    """A CGI environment like lighttpd's, enough for async_fcgi to route."""
+    params = [("REQUEST_METHOD", method), ("REQUEST_URI", uri + ("?" + query if query else "")),
+              ("QUERY_STRING", query), ("SCRIPT_NAME", uri), ("SERVER_PROTOCOL", "HTTP/1.1"),
+              ("GATEWAY_INTERFACE", "CGI/1.1"), ("REMOTE_ADDR", "127.0.0.1")]
+    if extra:
+        params += list(extra.items()) if isinstance(extra, dict) else list(extra)
+    return params
+
+
+def build_request(params=None, stdin=b"", request_id=1, keep_conn=False, role=RESPONDER,
+                  params_record_size=MAX_CONTENT, stdin_record_size=MAX_CONTENT,
+                  padding=0, force_long=False, params_bytes=None):
+    """A whole responder request: BEGIN_REQUEST, PARAMS records of at most
+    params_record_size bytes (cut anywhere, mid-pair included) and the empty
+    PARAMS, STDIN records and the empty STDIN.  params_bytes, if given, is
+    sent as the PARAMS stream verbatim instead of encoding params."""
+    if params_bytes is None:
+        params_bytes = encode_params(params if params is not None else default_params(),
+                                     force_long)
+    flags = KEEP_CONN if keep_conn else 0
+    return (encode_record(BEGIN_REQUEST, request_id, begin_body(role, flags), padding) +
+            encode_stream(PARAMS, request_id, params_bytes, params_record_size, padding) +
+            encode_stream(STDIN, request_id, stdin, stdin_record_size, padding))
+
+
+def parse_stdout(data):
+    """A CGI response into (status, {lower-case name: value}, body)."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return None, {}, data
+    headers = {}
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+    status = None
+    if "status" in headers:
+        try:
+            status = int(headers["status"].split()[0])
+        except (ValueError, IndexError):
+            status = None
+    return status, headers, body
+
+
+# --- connections -------------------------------------------------------------------
+
+class Response:
+    """What came back for one request id on a connection."""
+
+    def __init__(self):
+        self.records = []         # every record read, in order
+        self.stdout = b""         # STDOUT content for the request id
+        self.stderr = b""
+        self.end = None           # (app_status, protocol_status) or None
+        self.eof = False          # the server closed the connection
+        self.timed_out = False
+        self.status = None
+        self.headers = {}
+        self.body = b""
+
+    @property
+    def protocol_status(self):
+        return self.end[1] if self.end else None
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def __repr__(self):
+        return "Response(status=%r, end=%r, eof=%r, timed_out=%r, body=%r)" % (
+            self.status, self.end, self.eof, self.timed_out, self.body[:200])
+
+
+class Conn:
+    """One client connection to a FastCGI server."""
+
+    def __init__(self, address, timeout=5.0):
+        family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(address)
+        except OSError:
+            self.sock.close()
+            raise
+        self.buf = b""
+        self.eof = False
+
+    def send(self, data):
+        """Raw bytes, whatever they are."""
+        self.sock.sendall(data)
+
+    def send_request(self, **kwargs):
+        self.send(build_request(**kwargs))
+
+    def _fill(self, deadline):
+        """Reads more bytes; False on EOF/reset or at the deadline."""
+        left = deadline - time.monotonic()
+        if left <= 0 or self.eof:
+            return False
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def read_record(self, timeout=5.0):
+        """The next whole record, or None on EOF or timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            records, rest = decode_records(self.buf)
+            if records:
+                first = records[0]
+                self.buf = self.buf[HEADER_LEN + len(first.content) + first.padding:]
+                return first
+            if not self._fill(deadline):
+                return None
+
+    def read_response(self, request_id=1, timeout=5.0, expect_close=None):
+        """Records until END_REQUEST for request_id, EOF or the timeout.
+        With expect_close set, it then waits (up to the same deadline) for
+        the server to close the connection, so Response.eof says whether it
+        did."""
+        deadline = time.monotonic() + timeout
+        resp = Response()
+        while True:
+            rec = self.read_record(max(0.0, deadline - time.monotonic()))
+            if rec is None:
+                resp.eof = self.eof
+                resp.timed_out = not self.eof
+                break
+            resp.records.append(rec)
+            if rec.request_id != request_id:
+                continue
+            if rec.type == STDOUT:
+                resp.stdout += rec.content
+            elif rec.type == STDERR:
+                resp.stderr += rec.content
+            elif rec.type == END_REQUEST:
+                resp.end = rec.end_request()
+                if expect_close:
+                    resp.eof = self.wait_closed(max(0.0, deadline - time.monotonic()))
+                break
+        resp.status, resp.headers, resp.body = parse_stdout(resp.stdout)
+        return resp
+
+    def wait_closed(self, timeout=3.0):
+        """True once the server has closed (EOF or reset) within timeout;
+        bytes that arrive meanwhile are kept in the buffer."""
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            if not self._fill(deadline) and not self.eof:
+                return False
+        return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def get_values(conn, names, timeout=5.0):
+    """Sends GET_VALUES for names (repeats allowed); returns the
+    GET_VALUES_RESULT pairs as a list of (name, value) str tuples, or None."""
+    conn.send(encode_record(GET_VALUES, 0, encode_params([(n, "") for n in names])))
+    rec = conn.read_record(timeout)
+    if rec is None or rec.type != GET_VALUES_RESULT:
+        return None
+    return [(n.decode(), v.decode()) for n, v in decode_nv(rec.content)]
+
+
+def request(address, timeout=5.0, request_id=1, **kwargs):
+    """One request on a new connection (no KEEP_CONN unless asked)."""
+    with Conn(address, timeout) as conn:
+        conn.send_request(request_id=request_id, **kwargs)
+        return conn.read_response(request_id, timeout)
+
+
+def simple_get(address, uri="/async", query="", method="GET", timeout=5.0, **kwargs):
+    return request(address, timeout=timeout,
+                   params=default_params(uri=uri, method=method, query=query), **kwargs)
+
+
+# --- the server --------------------------------------------------------------------
+
+def free_port():
+    """A loopback port that was free a moment ago (bind to port 0)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """async_fcgi on a free loopback port; stderr goes to a file."""
+
+    def __init__(self, binary, args=(), env=None, nofile=None, pass_fds=(), start_timeout=10.0,
+                 unix=False):
+        """unix=True listens on a socket file in a private directory instead
+        of a TCP port; nofile sets RLIMIT_NOFILE (soft and hard) in the child;
+        pass_fds stay open in it."""
+        self.binary = binary
+        self.dir = tempfile.mkdtemp(prefix="syncasync-fcgi-")
+        if unix:
+            self.port = None
+            self.address = os.path.join(self.dir, "async.sock")
+            listen = "unix:" + self.address
+        else:
+            self.port = free_port()
+            self.address = ("127.0.0.1", self.port)
+            listen = "127.0.0.1:%d" % self.port
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("SYNCASYNC_")}
+        environ.update({k: str(v) for k, v in (env or {}).items()})
+        preexec = None
+        if nofile is not None:
+            def preexec():
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        self.stderr_file = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [binary, "--listen", listen] + [str(a) for a in args],
+            stdin=subprocess.DEVNULL, stdout=self.stderr_file, stderr=self.stderr_file,
+            env=environ, preexec_fn=preexec, pass_fds=tuple(pass_fds))
+        self.pid = self.proc.pid
+        try:
+            self._wait_ready(start_timeout)
+        except Exception:
+            self.__exit__()
+            raise
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("async_fcgi exited with %s:\n%s" % (
+                    self.proc.returncode, self.stderr_text()))
+            try:
+                Conn(self.address, timeout=1.0).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("async_fcgi did not listen within %.0f s" % timeout)
+                time.sleep(0.01)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stderr_text(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stderr_size(self):
+        return os.path.getsize(self.stderr_path)
+
+    def stderr_since(self, offset):
+        """Lines written to stderr after byte offset."""
+        with open(self.stderr_path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace").splitlines()
+
+    def cpu_seconds(self):
+        """utime + stime of the process, from /proc/PID/stat."""
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def signal(self, sig=signal.SIGTERM):
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout):
+        """The exit status, or None if it is still running after timeout."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout=5.0):
+        """SIGTERM, wait, SIGKILL; returns the exit status."""
+        if self.alive():
+            os.kill(self.pid, signal.SIGTERM)
+            if self.wait(timeout) is None:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.stderr_file.close()
+        return self.proc.returncode
+
+    def stats(self, timeout=5.0):
+        """/async/stats as a dict (None if it did not answer)."""
+        return simple_get(self.address, uri="/async/stats", timeout=timeout).json()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
