@@ -761,11 +761,21 @@ conn_serve(int listen_fd, const struct conn_options *options,
 		close(listen_fd);
 		goto done;
 	}
-	/* Inherited sockets (descriptor 0 from lighttpd) come blocking; the
-	 * listener accepts until EAGAIN, so it must not block. */
+	/*
+	 * Inherited sockets (descriptor 0 from lighttpd) come blocking; the
+	 * listener accepts until EAGAIN, so it must not block.  They also come
+	 * with lighttpd's backlog of 128, which a burst of a few hundred
+	 * connects overflows: on a unix socket lighttpd then writes to a socket
+	 * that never connected, retries, and answers 503.  listen(2) again
+	 * raises it; libevent must then leave it alone (backlog 0: a negative
+	 * one makes it call listen(fd, 128) itself).
+	 */
 	evutil_make_socket_nonblocking(listen_fd);
+	if (listen(listen_fd, SA_FCGI_BACKLOG) == -1)
+		fprintf(stderr, "async_fcgi: listen(%d): %s\n", SA_FCGI_BACKLOG,
+		    strerror(errno));
 	srv->listener = evconnlistener_new(base, server_acceptcb, srv,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd);
 	if (srv->listener == NULL) {
 		fprintf(stderr, "async_fcgi: cannot listen on descriptor %d\n",
 		    listen_fd);
