@@ -13,28 +13,21 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "async_fcgi/async_handler.h"
 #include "async_fcgi/fcgi_conn.h"
 #include "common/limits.h"
+#include "common/listen.h"
 #include "common/number.h"
 #include "common/settings.h"
-
-#define LISTEN_FDS_START 3	/* sd_listen_fds(3) */
 
 static void
 usage(FILE *out)
@@ -104,108 +97,6 @@ option_uint(const char *name, const char *text, uint64_t min, uint64_t max)
 	return value;
 }
 
-static int
-is_listening_socket(int fd)
-{
-	int accepting = 0;
-	socklen_t len = sizeof(accepting);
-
-	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting,
-	    &len) == 0 && accepting;
-}
-
-/* A systemd-activated socket, or -1 (sd_listen_fds(3) protocol). */
-static int
-systemd_socket(void)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	uint64_t value;
-
-	if (pid == NULL || fds == NULL ||
-	    number_parse_uint(pid, 1, INT32_MAX, &value) != NUMBER_OK ||
-	    (pid_t)value != getpid() ||
-	    number_parse_uint(fds, 1, 64, &value) != NUMBER_OK)
-		return -1;
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	if (value > 1)
-		fprintf(stderr, "async_fcgi: LISTEN_FDS=%llu: using the first "
-		    "socket only\n", (unsigned long long)value);
-	return is_listening_socket(LISTEN_FDS_START) ? LISTEN_FDS_START : -1;
-}
-
-static int
-listen_unix(const char *path)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	mode_t old_mask;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		die("--listen unix:%s: path too long", path);
-	strcpy(sun.sun_path, path);
-	/* Replace a stale socket, never anything else. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			die("--listen unix:%s: exists and is not a socket", path);
-		unlink(path);
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		die("socket: %s", strerror(errno));
-	old_mask = umask(0117);		/* the socket is created 0660 */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old_mask);
-		die("--listen unix:%s: cannot bind", path);
-	}
-	umask(old_mask);
-	if (listen(fd, SA_FCGI_BACKLOG) == -1)
-		die("listen: %s", strerror(errno));
-	return fd;
-}
-
-static int
-listen_tcp(const char *spec)
-{
-	char host[256] = "127.0.0.1";
-	const char *port = spec, *colon = strrchr(spec, ':');
-	struct addrinfo hints, *res = NULL;
-	int fd, one = 1;
-
-	if (colon != NULL) {
-		size_t len = (size_t)(colon - spec);
-
-		if (len == 0 || len >= sizeof(host))
-			die("--listen %s: bad host", spec);
-		memcpy(host, spec, len);
-		host[len] = '\0';
-		if (host[0] == '[' && len > 2 && host[len - 1] == ']') {
-			memmove(host, host + 1, len - 2);
-			host[len - 2] = '\0';
-		}
-		port = colon + 1;
-	}
-	option_uint("listen port", port, 1, 65535);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	if (getaddrinfo(host, port, &hints, &res) != 0)
-		die("--listen %s: not a numeric address and port", spec);
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
-	if (fd == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
-	    listen(fd, SA_FCGI_BACKLOG) == -1) {
-		freeaddrinfo(res);
-		die("--listen %s: cannot bind and listen", spec);
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 /* Raises the descriptor limit to its hard cap; clamps max_conns to fit. */
 static void
 fit_descriptors(struct conn_options *opt)
@@ -267,6 +158,7 @@ main(int argc, char **argv)
 	struct async_app *app;
 	char error[SETTINGS_ERROR_MAX];
 	const char *listen_spec = NULL;
+	sigset_t stop_signals;
 	int ch, fd, rc;
 
 	if (settings_load(&settings, "", error, sizeof(error)) == -1)
@@ -345,11 +237,14 @@ main(int argc, char **argv)
 	if (optind < argc)
 		die("unexpected argument \"%s\" (see --help)", argv[optind]);
 
-	if (listen_spec != NULL)
-		fd = strncmp(listen_spec, "unix:", 5) == 0 ?
-		    listen_unix(listen_spec + 5) : listen_tcp(listen_spec);
-	else if ((fd = systemd_socket()) == -1) {
-		if (!is_listening_socket(0)) {
+	if (listen_spec != NULL) {
+		char listen_error[LISTEN_ERROR_MAX];
+
+		if ((fd = listen_open(listen_spec, listen_error,
+		    sizeof(listen_error))) == -1)
+			die("%s", listen_error);
+	} else if ((fd = listen_systemd("async_fcgi")) == -1) {
+		if (!listen_is_listening(0)) {
 			fprintf(stderr, "async_fcgi: descriptor 0 is not a "
 			    "listening socket and no --listen was given.\n\n");
 			usage(stderr);
@@ -358,6 +253,16 @@ main(int argc, char **argv)
 		fd = 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * SIGTERM and SIGINT wait (blocked) until the loop can drain on them:
+	 * conn_serve() unblocks them once its handlers are in place, so one
+	 * that arrives while the pool starts is not lost and does not kill
+	 * the process outright.  The pool's threads inherit the mask.
+	 */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
 	fit_descriptors(&opt);
 	if ((app = async_handler_new(&settings, error, sizeof(error))) == NULL)
 		die("%s", error);

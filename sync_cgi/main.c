@@ -1,19 +1,42 @@
 /*
- * main.c - sync_cgi: the process-per-request backend for /sync.
+ * main.c - sync_cgi: the /sync backend, as a CGI program or a FastCGI worker.
  *
- * Exec'd by the web server once per request (RFC 3875), it reads its CGI
- * environment, takes the deployment-wide request number, sleeps if it is the
- * sleeper, and answers with the contract JSON.  Start-up is kept small: it
- * links only json-c and does no work before the request needs it.
+ * CGI (RFC 3875): exec'd by the web server once per request, it reads its
+ * CGI environment, takes the deployment-wide request number, sleeps if it is
+ * the sleeper, answers with the contract JSON and exits.  Start-up is kept
+ * small: nothing is set up before the request needs it, and libfcgi, though
+ * linked, is never initialised.
+ *
+ * Worker (/pool): started with a listening socket (descriptor 0 from
+ * lighttpd's bin-path, spawn-fcgi or mod_fcgid, a systemd socket, or
+ * --listen), it serves FastCGI requests one at a time with libfcgi until
+ * SIGTERM (worker.h); with --workers N it is a pre-forked pool of N such
+ * workers on that one socket, as gunicorn's sync workers or PHP-FPM run.
+ *
+ * Both modes serve through the same handler (sync_handler.h); only the two
+ * small struct sync_io implementations (here and in worker.c) differ.
+ *
+ * Mode detection does not call FCGX_IsCGI(): that initialises libfcgi,
+ * which installs its own SIGTERM, SIGUSR1 and SIGPIPE handlers, and a CGI
+ * process must keep SIGTERM's default action (mod_cgi ends a CGI whose
+ * client went away with SIGTERM).  listen_is_listening(0) asks the same
+ * question without side effects.
  */
 #include "config.h"
 
+#include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/limits.h"
+#include "common/listen.h"
+#include "common/number.h"
 #include "common/settings.h"
 #include "sync_cgi/sync_handler.h"
+#include "sync_cgi/worker.h"
 
 #ifndef SYNCASYNC_STATE_DIR
 #define SYNCASYNC_STATE_DIR "/var/lib/syncasync"
@@ -23,19 +46,30 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: sync_cgi [--help | --version]\n"
+	    "usage: sync_cgi [--listen ADDR] [--workers N] | --help | --version\n"
 	    "\n"
 	    "sync_cgi is a CGI program (RFC 3875): a web server runs it once per\n"
 	    "request for GET or HEAD /sync, e.g. lighttpd with mod_cgi or Apache\n"
 	    "with mod_cgid.  Run from a shell it has no request to answer.\n"
+	    "\n"
+	    "It is also a FastCGI worker (/pool) that serves requests one at a\n"
+	    "time until SIGTERM, when it is started with a listening socket on\n"
+	    "descriptor 0 (lighttpd bin-path, spawn-fcgi, mod_fcgid), a systemd\n"
+	    "socket (LISTEN_FDS), or\n"
+	    "  -l, --listen ADDR   unix:PATH (mode 0660) or [HOST:]PORT\n"
+	    "                      (a bare port means 127.0.0.1)\n"
+	    "  -w, --workers N     fork N workers sharing the socket and keep\n"
+	    "                      them running (a pre-forked pool) [1 to %u]\n"
 	    "\n"
 	    "Environment (defaults reproduce the published experiment):\n"
 	    "  SYNCASYNC_SLEEP_SECONDS   how long the sleeper sleeps [20]\n"
 	    "  SYNCASYNC_SLEEP_ON        which request number sleeps; 0 = none [5]\n"
 	    "  SYNCASYNC_STATE_DIR       where the shared counter lives [%s]\n"
 	    "  SYNCASYNC_QUERY_OVERRIDES 1 lets a request carry ?sleep=SECONDS [0]\n",
-	    SYNCASYNC_STATE_DIR);
+	    SA_POOL_WORKERS_MAX, SYNCASYNC_STATE_DIR);
 }
+
+/* --- CGI: the request is this process's environment and stdout ----------- */
 
 static const char *
 cgi_param(void *ctx, const char *name)
@@ -50,8 +84,9 @@ cgi_write(void *ctx, const void *data, size_t len)
 	return fwrite(data, 1, len, (FILE *)ctx) == len ? 0 : -1;
 }
 
-int
-main(int argc, char **argv)
+/* Serves the one request of a CGI process.  Exit status. */
+static int
+cgi_serve(void)
 {
 	static char out_buffer[8192];
 	struct settings settings;
@@ -59,26 +94,6 @@ main(int argc, char **argv)
 	struct sync_io io = { cgi_param, cgi_write, NULL };
 	int ok;
 
-	if (argc > 1) {
-		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		}
-		if (strcmp(argv[1], "--version") == 0 ||
-		    strcmp(argv[1], "-V") == 0) {
-			printf("sync_cgi (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-			return 0;
-		}
-		usage(stderr);
-		return 2;
-	}
-	if (getenv("GATEWAY_INTERFACE") == NULL &&
-	    getenv("REQUEST_METHOD") == NULL) {
-		fprintf(stderr, "sync_cgi: no CGI environment "
-		    "(GATEWAY_INTERFACE and REQUEST_METHOD are unset)\n\n");
-		usage(stderr);
-		return 2;
-	}
 	setvbuf(stdout, out_buffer, _IOFBF, sizeof(out_buffer));
 	io.ctx = stdout;
 	ok = settings_load(&settings, SYNCASYNC_STATE_DIR, error,
@@ -87,4 +102,90 @@ main(int argc, char **argv)
 		fprintf(stderr, "sync_cgi: %s\n", error);
 	sync_handler_serve(&io, ok ? &settings : NULL, error);
 	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* A whole number option in [min, max], or exit 2 naming it. */
+static unsigned
+option_uint(const char *name, const char *text, unsigned min, unsigned max)
+{
+	uint64_t value = 0;
+
+	if (number_parse_uint(text, min, max, &value) != NUMBER_OK) {
+		fprintf(stderr, "sync_cgi: --%s \"%s\": must be a whole number "
+		    "from %u to %u\n", name, text, min, max);
+		exit(2);
+	}
+	return (unsigned)value;
+}
+
+/* Serves on fd: one worker in this process, or a pool of workers. */
+static int
+serve_fastcgi(int fd, unsigned workers)
+{
+	return workers == 0 ? worker_serve(fd) : worker_pool_run(fd, workers);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *listen_spec = NULL;
+	char error[LISTEN_ERROR_MAX];
+	unsigned workers = 0;
+	int ch, fd, status;
+
+	while ((ch = getopt_long(argc, argv, "l:w:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			listen_spec = optarg;
+			break;
+		case 'w':
+			workers = option_uint("workers", optarg, 1,
+			    SA_POOL_WORKERS_MAX);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sync_cgi (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (listen_spec != NULL) {
+		if ((fd = listen_open(listen_spec, error, sizeof(error))) == -1) {
+			fprintf(stderr, "sync_cgi: %s\n", error);
+			return 2;
+		}
+		status = serve_fastcgi(fd, workers);
+		if (strncmp(listen_spec, "unix:", 5) == 0)
+			unlink(listen_spec + 5);	/* the socket we created */
+		return status;
+	}
+	if ((fd = listen_systemd("sync_cgi")) != -1)
+		return serve_fastcgi(fd, workers);
+	if (listen_is_listening(0))
+		return serve_fastcgi(0, workers);
+
+	if (getenv("GATEWAY_INTERFACE") == NULL &&
+	    getenv("REQUEST_METHOD") == NULL) {
+		fprintf(stderr, "sync_cgi: no CGI environment "
+		    "(GATEWAY_INTERFACE and REQUEST_METHOD are unset) and "
+		    "descriptor 0 is not a listening socket\n\n");
+		usage(stderr);
+		return 2;
+	}
+	return cgi_serve();
 }
