@@ -1,0 +1,98 @@
+"""scale_out.py - /scale/async: two async_fcgi behind one prefix, balanced by
+the web server (lighttpd fastcgi.balance "least-connection" in
+deploy/lighttpd-balance.conf; Apache balancer:// with lbmethod=bybusyness in
+deploy/apache2.conf), both started by deploy/syncasync-serve on a free
+loopback port.  Under each server: while one backend is busy the next
+requests go to the other, so the answers come from two pids; after one
+backend is killed with SIGKILL every following request is sent to the
+other and succeeds; started again, the killed one is used again within
+seconds (Apache retry=1, lighttpd disable-time 1)."""
+import os
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+tap = harness.Tap()
+SERVERS = []
+for name, env_name, program, package in (("lighttpd", "LIGHTTPD", "lighttpd", "lighttpd"),
+                                         ("apache", "APACHE2", "apache2", "apache2")):
+    harness.need_tool(tap, env_name, program, package)
+    SERVERS.append(name)
+
+
+def process_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def pid_of(reply):
+    return (reply.json() or {}).get("pid")
+
+
+def check(server_name):
+    with harness.Served(server_name, sleep_on=0, query_overrides=True) as server:
+        url = server.url + "/scale/async"
+        backends = {server.backend_pid("scale1"), server.backend_pid("scale2")}
+
+        # One backend holds a 1 s request (a loop timer: it could serve
+        # more, but the balancer counts it busy); the next go to the other.
+        held = []
+        holder = threading.Thread(target=lambda: held.append(
+            harness.request(url + "?sleep=1&mode=timer", timeout=10)))
+        holder.start()
+        quick = []
+        while holder.is_alive() and len(quick) < 5:
+            quick.append(harness.request(url, timeout=10))
+        holder.join()
+        replies = held + quick
+        tap.ok(all(r.status == 200 for r in replies),
+               "%s: a held request and %d quick ones, all 200" % (server_name, len(quick)),
+               [(r.status, r.error) for r in replies])
+        pids = {pid_of(r) for r in replies}
+        tap.eq(pids, backends, "  answered by both backends (two pids)")
+        tap.ok(quick and pid_of(quick[-1]) != pid_of(held[0]),
+               "  the request sent while one backend was busy went to the other",
+               [pid_of(r) for r in replies])
+
+        victim, survivor = server.backend_pid("scale1"), server.backend_pid("scale2")
+        os.kill(victim, signal.SIGKILL)
+        # SIGKILL is asynchronous: until the process is gone the kernel still
+        # queues connects on its socket, and a request sent then dies with it.
+        # "Following requests" are those sent once it is dead (or a zombie).
+        deadline = time.time() + 5
+        while time.time() < deadline and process_alive(victim):
+            time.sleep(0.01)
+        started = time.time()
+        after = [harness.request(url, timeout=10) for _ in range(10)]
+        elapsed = time.time() - started
+        tap.ok(all(r.status == 200 for r in after),
+               "  after one backend is killed, the next 10 requests all succeed",
+               [(r.status, r.error, r.body[:80]) for r in after])
+        tap.ok(all(pid_of(r) == survivor for r in after),
+               "  all answered by the other backend", [pid_of(r) for r in after])
+        tap.ok(elapsed < 5.0, "  in %.2f s (no waiting on the dead one)" % elapsed)
+
+        proc = server.restart_backend("scale1", SYNCASYNC_SLEEP_ON="0")
+        started = time.time()
+        back = None
+        while time.time() - started < 10 and back is None:
+            if pid_of(harness.request(url, timeout=5)) == proc.pid:
+                back = time.time() - started
+            else:
+                time.sleep(0.05)
+        tap.ok(back is not None and back < 5.0,
+               "  started again, it gets requests again within seconds (%s)"
+               % ("%.1f s" % back if back is not None else "not within 10 s"))
+
+
+for name in SERVERS:
+    check(name)
+tap.done()
