@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "async_fcgi/async_handler.h"
 #include "common/clock.h"
 #include "common/response.h"
+#include "common/work_blocking.h"
 
 enum route {
 	ROUTE_MAIN,		/* .../async */
@@ -24,6 +26,8 @@ struct async_app {
 	uint64_t		counter;	/* in-process request counter */
 	struct async_stats	stats;
 	struct offload_pool    *pool;
+	struct work_db	       *db;		/* work=db, once attached */
+	struct work_http       *http;		/* work=http, once attached */
 	long			loop_tid;
 	long			pid;
 };
@@ -38,6 +42,11 @@ async_handler_new(const struct settings *settings, char *err, size_t errlen)
 		return NULL;
 	}
 	app->settings = *settings;
+	/* Before any worker thread exists (work_blocking.h). */
+	if (work_blocking_load(settings->work, err, errlen) == -1) {
+		free(app);
+		return NULL;
+	}
 	app->loop_tid = clock_thread_id();
 	app->pid = (long)getpid();
 	app->pool = offload_pool_new((unsigned)settings->pool_threads, err,
@@ -49,12 +58,43 @@ async_handler_new(const struct settings *settings, char *err, size_t errlen)
 	return app;
 }
 
+int
+async_handler_attach_loop(struct async_app *app, struct event_base *base)
+{
+	char err[SA_WORK_ERROR_MAX];
+
+	if (app->settings.work == WORK_DB && app->db == NULL &&
+	    (app->db = work_db_new(base, app->settings.db,
+	    (unsigned)app->settings.db_pool, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "async_fcgi: %s\n", err);
+		return -1;
+	}
+	if (app->settings.work == WORK_HTTP && app->http == NULL &&
+	    (app->http = work_http_new(base,
+	    app->settings.upstream_timeout_us, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "async_fcgi: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+void
+async_handler_detach_loop(struct async_app *app)
+{
+	work_db_free(app->db);
+	app->db = NULL;
+	work_http_free(app->http);
+	app->http = NULL;
+}
+
 void
 async_handler_free(struct async_app *app)
 {
 	if (app == NULL)
 		return;
-	offload_pool_free(app->pool);
+	async_handler_detach_loop(app);
+	offload_pool_free(app->pool);	/* workers close their connections */
+	work_blocking_release();	/* and the loop thread (block) its */
 	free(app);
 }
 
@@ -150,7 +190,9 @@ set_stats(struct async_call *call)
 		clock_format_local(st->longest_stall_at_us, when);
 	json_object_object_add(obj, "pid", json_object_new_int64(app->pid));
 	json_object_object_add(obj, "mode", json_object_new_string(
-	    settings_mode_name(app->settings.mode)));
+	    settings_mode_label(app->settings.mode, app->settings.work)));
+	json_object_object_add(obj, "work", json_object_new_string(
+	    settings_work_name(app->settings.work)));
 	json_object_object_add(obj, "requests", json_object_new_uint64(
 	    app->counter));
 	json_object_object_add(obj, "served", json_object_new_uint64(
@@ -177,6 +219,17 @@ set_stats(struct async_call *call)
 	    offload_pool_busy(app->pool)));
 	json_object_object_add(obj, "pool_queued", json_object_new_uint64(
 	    offload_pool_queued(app->pool)));
+	if (app->db != NULL) {
+		json_object_object_add(obj, "db_connections",
+		    json_object_new_uint64(work_db_open(app->db)));
+		json_object_object_add(obj, "db_busy",
+		    json_object_new_uint64(work_db_busy(app->db)));
+		json_object_object_add(obj, "db_queued",
+		    json_object_new_uint64(work_db_queued(app->db)));
+	}
+	if (app->http != NULL)
+		json_object_object_add(obj, "upstream_transfers",
+		    json_object_new_uint64(work_http_running(app->http)));
 	text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_SPACED,
 	    &len);
 	if (text != NULL && (body = malloc(len + 1)) != NULL) {
@@ -194,6 +247,14 @@ async_handler_complete(struct async_call *call)
 	size_t len = 0;
 	char *body;
 
+	if (call->work.status != 0) {
+		fprintf(stderr, "async_fcgi: request %llu (mode %s): %d: %s\n",
+		    (unsigned long long)call->plan.request_no,
+		    async_handler_mode(call), call->work.status,
+		    call->work.error);
+		set_error(call, call->work.status, call->work.error);
+		return;
+	}
 	memset(&info, 0, sizeof(info));
 	info.message = "async example";
 	info.sleeper = call->plan.sleeper;
@@ -202,7 +263,7 @@ async_handler_complete(struct async_call *call)
 	info.request_no = call->plan.request_no;
 	info.started_us = call->started_us;
 	info.finished_us = clock_now_us();
-	info.mode = settings_mode_name(call->plan.mode);
+	info.mode = async_handler_mode(call);
 	body = response_json(&info, &len);
 	set_response(call, 200, call->plan.head, body, len);
 }
@@ -213,7 +274,8 @@ offload_work(struct offload_job *job)
 {
 	struct async_call *call = (struct async_call *)job;
 
-	clock_sleep_us(call->plan.sleep_us);
+	work_blocking_run(&call->app->settings, call->plan.sleep_us,
+	    &call->work);
 	call->thread_id = job->worker_tid;
 }
 
@@ -267,10 +329,21 @@ async_handler_start(struct async_app *app, async_param_fn param, void *ctx,
 		switch (call->plan.mode) {
 		case MODE_BLOCK:
 			/* The experiment's mistake, on purpose. */
-			clock_sleep_us(call->plan.sleep_us);
+			work_blocking_run(&app->settings, call->plan.sleep_us,
+			    &call->work);
 			break;
 		case MODE_TIMER:
-			*step = ASYNC_STEP_TIMER;
+			if (app->settings.work == WORK_SLEEP) {
+				*step = ASYNC_STEP_TIMER;
+				return call;
+			}
+			if (app->db == NULL && app->http == NULL) {
+				/* Never attached to a loop: a caller's bug. */
+				work_result_set(&call->work, 500, "the work's "
+				    "driver is not running", NULL);
+				break;
+			}
+			*step = ASYNC_STEP_WORK;
 			return call;
 		case MODE_OFFLOAD:
 			call->job.work = offload_work;
@@ -281,6 +354,70 @@ async_handler_start(struct async_app *app, async_param_fn param, void *ctx,
 	}
 	async_handler_complete(call);
 	return call;
+}
+
+/* A driver is done with the call: back on the loop thread, to the caller. */
+static void
+work_resume(struct async_call *call, const struct work_result *result)
+{
+	call->in_work = 0;
+	call->work = *result;
+	async_handler_complete(call);
+	call->resume(call);
+}
+
+static void
+work_db_done(struct work_db_req *req)
+{
+	struct async_call *call = (struct async_call *)(void *)
+	    ((char *)req - offsetof(struct async_call, db_req));
+
+	work_resume(call, &req->result);
+}
+
+static void
+work_http_done(struct work_http_req *req)
+{
+	struct async_call *call = (struct async_call *)(void *)
+	    ((char *)req - offsetof(struct async_call, http_req));
+
+	work_resume(call, &req->result);
+}
+
+void
+async_handler_work_submit(struct async_call *call)
+{
+	struct async_app *app = call->app;
+	char url[SA_WORK_URL_MAX + 32];
+
+	/* async_handler_start() returned ASYNC_STEP_WORK: a driver runs. */
+	call->in_work = 1;
+	if (app->db != NULL) {
+		call->db_req.done = work_db_done;
+		work_db_submit(app->db, &call->db_req, call->plan.sleep_us);
+	} else {
+		call->http_req.done = work_http_done;
+		if (work_upstream_url(app->settings.upstream,
+		    call->plan.sleep_us, url, sizeof(url)) == -1)
+			url[0] = '\0';	/* libcurl reports the bad URL */
+		work_http_submit(app->http, &call->http_req, url);
+	}
+}
+
+void
+async_handler_abandon(struct async_call *call)
+{
+	struct async_app *app = call->app;
+
+	if (!call->in_work) {
+		call->cancelled = 1;	/* offloaded: the pool frees it */
+		return;
+	}
+	if (app->db != NULL)
+		work_db_cancel(app->db, &call->db_req);
+	else if (app->http != NULL)
+		work_http_cancel(app->http, &call->http_req);
+	async_handler_call_free(call);
 }
 
 void
@@ -301,5 +438,5 @@ async_handler_request_no(const struct async_call *call)
 const char *
 async_handler_mode(const struct async_call *call)
 {
-	return settings_mode_name(call->plan.mode);
+	return settings_mode_label(call->plan.mode, call->app->settings.work);
 }

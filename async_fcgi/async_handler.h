@@ -15,6 +15,15 @@
  *            and, back on the loop thread, either hands the call to
  *            call->resume or, if the caller gave up on it (call->cancelled),
  *            frees it.
+ *
+ * The sleeper's work is a sleep, a database query or an upstream GET
+ * (SYNCASYNC_WORK).  For db and http, block and offload make the blocking
+ * call (common/work_blocking.h) on the loop thread or on the pool, and the
+ * non-blocking mode ("async"; "timer" is its alias) returns
+ * ASYNC_STEP_WORK: the caller sets call->resume and call->owner and calls
+ * async_handler_work_submit(); the drivers (work_db.c, work_http.c) run it
+ * on the loop and hand the call back to call->resume.  A failed piece of
+ * work is answered 502 or 504 with a JSON error naming the cause.
  */
 #ifndef SYNCASYNC_ASYNC_HANDLER_H
 #define SYNCASYNC_ASYNC_HANDLER_H
@@ -23,6 +32,8 @@
 #include <stdint.h>
 
 #include "async_fcgi/offload_pool.h"
+#include "async_fcgi/work_db.h"
+#include "async_fcgi/work_http.h"
 #include "common/handler.h"
 #include "common/settings.h"
 
@@ -30,6 +41,8 @@ enum async_step {
 	ASYNC_STEP_RESPOND,	/* call->response is ready */
 	ASYNC_STEP_TIMER,	/* wait call->plan.sleep_us on a timer */
 	ASYNC_STEP_OFFLOAD,	/* submit call->job to the pool */
+	ASYNC_STEP_WORK,	/* set resume and owner, then
+				   async_handler_work_submit() */
 };
 
 /* Figures the connection layer keeps up to date for /async/stats. */
@@ -57,6 +70,11 @@ struct async_call {
 	void	       *owner;		/* the caller's, for resume */
 	int		cancelled;	/* caller gone: the pool frees the call */
 	struct async_app *app;
+	/* The db or http work (private): */
+	struct work_result work;	/* its outcome; status 0 = done */
+	int		in_work;	/* with a driver (ASYNC_STEP_WORK) */
+	struct work_db_req db_req;
+	struct work_http_req http_req;
 };
 
 typedef const char *(*async_param_fn)(void *ctx, const char *name);
@@ -68,6 +86,28 @@ typedef const char *(*async_param_fn)(void *ctx, const char *name);
 struct async_app *async_handler_new(const struct settings *settings,
     char *err, size_t errlen);
 void async_handler_free(struct async_app *app);
+
+/*
+ * The loop the non-blocking work runs on (fcgi_conn.c calls these at the
+ * start and end of a server): attach creates the db or http driver on base
+ * (0, or -1 with a message on stderr); detach frees it, after every call
+ * in it was abandoned.  Both do nothing for sleep work.
+ */
+struct event_base;
+int async_handler_attach_loop(struct async_app *app, struct event_base *base);
+void async_handler_detach_loop(struct async_app *app);
+
+/* ASYNC_STEP_WORK: hands the call to its driver; call->resume follows. */
+void async_handler_work_submit(struct async_call *call);
+
+/*
+ * The caller gives up on a call that is away (ASYNC_STEP_OFFLOAD or
+ * ASYNC_STEP_WORK; its peer went away): an offloaded call is marked
+ * cancelled and freed by the pool when its work ends; a call in db or http
+ * work is taken out of its driver and freed now (a running query finishes
+ * on its connection, its result dropped).  resume never runs for it.
+ */
+void async_handler_abandon(struct async_call *call);
 
 struct async_stats *async_handler_stats(struct async_app *app);
 struct offload_pool *async_handler_pool(struct async_app *app);

@@ -55,7 +55,7 @@ struct conn {
 	struct async_call	*call;		/* request being handled */
 	struct event		*timer;		/* timer mode: its wait */
 	uint64_t		 id;		/* for log lines */
-	int			 offloaded;	/* call is on the pool */
+	int			 offloaded;	/* on the pool or a work driver */
 	int			 admitted;	/* counts in srv->admitted */
 	int			 closing;	/* free once output is flushed */
 	int			 paused;	/* back-pressure: not reading */
@@ -91,6 +91,8 @@ struct conn_server {
 
 static int	conn_process(struct conn *);
 static void	conn_free(struct conn *);
+static void	conn_log(const struct conn *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 
 static void
 conn_log(const struct conn *c, const char *fmt, ...)
@@ -174,8 +176,8 @@ conn_end_call(struct conn *c, int answered)
 		event_free(c->timer);
 		c->timer = NULL;
 	}
-	if (c->offloaded)
-		c->call->cancelled = 1;	/* the pool frees it when done */
+	if (c->offloaded)	/* pool or work driver: let it go */
+		async_handler_abandon(c->call);
 	else
 		async_handler_call_free(c->call);
 	c->call = NULL;
@@ -355,6 +357,12 @@ conn_run(struct conn *c)
 		c->offloaded = 1;
 		offload_pool_submit(async_handler_pool(srv->app),
 		    &c->call->job);
+		return 0;
+	case ASYNC_STEP_WORK:	/* db or http work on the loop */
+		c->call->resume = conn_resume;
+		c->call->owner = c;
+		c->offloaded = 1;
+		async_handler_work_submit(c->call);
 		return 0;
 	}
 	return 0;
@@ -708,7 +716,8 @@ conn_server_new(struct event_base *base, const struct conn_options *options,
 	if (srv->resume_ev == NULL || srv->drain_ev == NULL ||
 	    srv->watchdog_ev == NULL || srv->pool_ev == NULL ||
 	    event_add(srv->watchdog_ev, &tick) == -1 ||
-	    event_add(srv->pool_ev, NULL) == -1) {
+	    event_add(srv->pool_ev, NULL) == -1 ||
+	    async_handler_attach_loop(app, base) == -1) {
 		conn_server_free(srv);
 		return NULL;
 	}
@@ -726,6 +735,7 @@ conn_server_free(struct conn_server *srv)
 	srv->draining = 0;	/* no loopexit from the frees below */
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_free(c);
+	async_handler_detach_loop(srv->app);	/* its calls are gone */
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
 	if (srv->resume_ev != NULL)
@@ -749,6 +759,7 @@ conn_serve(int listen_fd, const struct conn_options *options,
 {
 	struct event_base *base;
 	struct conn_server *srv = NULL;
+	sigset_t stop_signals;
 	int rc = -1;
 
 	if ((base = event_base_new()) == NULL) {
@@ -791,6 +802,11 @@ conn_serve(int listen_fd, const struct conn_options *options,
 		fprintf(stderr, "async_fcgi: cannot handle signals\n");
 		goto done;
 	}
+	/* main() blocked them until now, so none is lost or fatal. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
 	if (event_base_dispatch(base) == -1) {
 		fprintf(stderr, "async_fcgi: the event loop failed\n");
 		goto done;

@@ -14,6 +14,15 @@
 #define SA_SLEEP_ON_MAX		1000000000UL		/* request number */
 #define SA_POOL_THREADS_MAX	1024UL			/* threads */
 #define SA_SETTING_MAX		256			/* bytes of one value */
+#define SA_DB_POOL_MAX		1000UL			/* database connections */
+#define SA_UPSTREAM_TIMEOUT_MAX_US (3600ULL * 1000000ULL) /* 1 hour */
+#define SA_WORK_URL_MAX		2048			/* bytes of the upstream URL */
+#define SA_WORK_ERROR_MAX	256			/* bytes of a work error */
+
+/* sync_cgi as a FastCGI worker pool (/pool). */
+#define SA_POOL_WORKERS_MAX	256U			/* processes */
+#define SA_POOL_RESPAWN_MS	1000UL			/* 1 s before restarting a
+							   worker that died young */
 
 /* CGI requests (sync_cgi). */
 #define SA_QUERY_MAX		2048			/* bytes of QUERY_STRING */

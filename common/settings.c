@@ -75,6 +75,106 @@ settings_mode_name(enum settings_mode mode)
 	return "block";
 }
 
+const char *
+settings_mode_label(enum settings_mode mode, enum settings_work work)
+{
+	if (mode == MODE_TIMER && work != WORK_SLEEP)
+		return "async";
+	return settings_mode_name(mode);
+}
+
+int
+settings_parse_work(const char *text, enum settings_work *work)
+{
+	if (strcmp(text, "sleep") == 0)
+		*work = WORK_SLEEP;
+	else if (strcmp(text, "db") == 0)
+		*work = WORK_DB;
+	else if (strcmp(text, "http") == 0)
+		*work = WORK_HTTP;
+	else
+		return -1;
+	return 0;
+}
+
+const char *
+settings_work_name(enum settings_work work)
+{
+	switch (work) {
+	case WORK_SLEEP:
+		return "sleep";
+	case WORK_DB:
+		return "db";
+	case WORK_HTTP:
+		return "http";
+	}
+	return "sleep";
+}
+
+int
+settings_check_upstream(const char *url, const char **why)
+{
+	static const char *const own[] = { "async", "sync", "pool", "stats" };
+	const char *host, *path, *end, *segment;
+	size_t i, len;
+
+	if (strncmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else if (strncmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else {
+		*why = "must start with http:// or https://";
+		return -1;
+	}
+	if (strlen(url) >= SA_WORK_URL_MAX) {
+		*why = "is too long";
+		return -1;
+	}
+	for (i = 0; url[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)url[i];
+
+		if (c <= 0x20 || c >= 0x7f) {
+			*why = "must not contain spaces or control bytes";
+			return -1;
+		}
+	}
+	path = host + strcspn(host, "/?#");
+	if (path == host) {
+		*why = "has no host";
+		return -1;
+	}
+	/* The path's last segment, as async_fcgi routes (trailing '/' off). */
+	if (*path != '/')
+		return 0;
+	end = path + strcspn(path, "?#");
+	len = (size_t)(end - path);
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	segment = path + len;
+	while (segment > path && segment[-1] != '/')
+		segment--;
+	len -= (size_t)(segment - path);
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		if (strlen(own[i]) == len && memcmp(segment, own[i], len) == 0) {
+			*why = "ends in one of the responder's own routes "
+			    "(async, sync, pool, stats): the upstream must be "
+			    "another service, never the responder itself";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A string variable: NULL when unset or empty (lighttpd passes unset
+ * variables of its bin-environment as empty strings). */
+static const char *
+load_string(const char *name)
+{
+	const char *value = getenv(name);
+
+	return value != NULL && value[0] != '\0' ? value : NULL;
+}
+
 /* Reads one unsigned variable if set; 0 on success or absence, -1 if bad. */
 static int
 load_uint(const char *name, uint64_t min, uint64_t max, uint64_t *out,
@@ -98,6 +198,51 @@ load_uint(const char *name, uint64_t min, uint64_t max, uint64_t *out,
 	return bad_value(name, value, number_strerror(result), err, errlen);
 }
 
+/* SYNCASYNC_WORK and what each kind of work needs. */
+static int
+settings_load_work(struct settings *s, char *err, size_t errlen)
+{
+	const char *value, *why;
+
+	if ((value = getenv("SYNCASYNC_WORK")) != NULL &&
+	    settings_parse_work(value, &s->work) == -1)
+		return bad_value("SYNCASYNC_WORK", value,
+		    "must be sleep, db or http", err, errlen);
+	if (load_uint("SYNCASYNC_DB_POOL", 1, SA_DB_POOL_MAX, &s->db_pool,
+	    err, errlen) == -1)
+		return -1;
+	if ((value = getenv("SYNCASYNC_UPSTREAM_TIMEOUT")) != NULL) {
+		if (number_parse_seconds(value, SA_UPSTREAM_TIMEOUT_MAX_US,
+		    &s->upstream_timeout_us) != NUMBER_OK ||
+		    s->upstream_timeout_us < 1000)
+			return bad_value("SYNCASYNC_UPSTREAM_TIMEOUT", value,
+			    "must be seconds from 0.001 to 3600, such as 30",
+			    err, errlen);
+	}
+	s->db = load_string("SYNCASYNC_DB");
+	if (s->work == WORK_DB && s->db == NULL) {
+		snprintf(err, errlen, "SYNCASYNC_WORK=db needs SYNCASYNC_DB, "
+		    "a libpq connection string such as \"host=/run/postgresql "
+		    "dbname=postgres\"");
+		return -1;
+	}
+	s->upstream = load_string("SYNCASYNC_UPSTREAM");
+	if (s->upstream != NULL &&
+	    settings_check_upstream(s->upstream, &why) == -1) {
+		if (s->work == WORK_HTTP)
+			return bad_value("SYNCASYNC_UPSTREAM", s->upstream, why,
+			    err, errlen);
+		s->upstream = NULL;	/* not used: not worth refusing */
+	}
+	if (s->work == WORK_HTTP && s->upstream == NULL) {
+		snprintf(err, errlen, "SYNCASYNC_WORK=http needs "
+		    "SYNCASYNC_UPSTREAM, the URL of a slow upstream such as "
+		    "http://127.0.0.1:8081/slow");
+		return -1;
+	}
+	return 0;
+}
+
 int
 settings_load(struct settings *s, const char *default_state_dir,
     char *err, size_t errlen)
@@ -111,6 +256,11 @@ settings_load(struct settings *s, const char *default_state_dir,
 	s->pool_threads = 40;
 	s->state_dir = default_state_dir;
 	s->query_overrides = 0;
+	s->work = WORK_SLEEP;
+	s->db = NULL;
+	s->upstream = NULL;
+	s->db_pool = 10;
+	s->upstream_timeout_us = 30 * 1000000ULL;
 
 	if ((value = getenv("SYNCASYNC_SLEEP_SECONDS")) != NULL) {
 		enum number_result result;
@@ -149,5 +299,5 @@ settings_load(struct settings *s, const char *default_state_dir,
 			return bad_value("SYNCASYNC_QUERY_OVERRIDES", value,
 			    "must be 0 or 1", err, errlen);
 	}
-	return 0;
+	return settings_load_work(s, err, errlen);
 }

@@ -18,6 +18,13 @@ enum settings_mode {
 	MODE_OFFLOAD,		/* a bounded thread pool: run_in_threadpool */
 };
 
+/* What the sleeper's blocking work is (SYNCASYNC_WORK). */
+enum settings_work {
+	WORK_SLEEP = 0,		/* sleep: the experiment as published */
+	WORK_DB,		/* SELECT pg_sleep(seconds) on PostgreSQL */
+	WORK_HTTP,		/* GET of a slow upstream */
+};
+
 struct settings {
 	uint64_t	sleep_us;	/* SYNCASYNC_SLEEP_SECONDS */
 	uint64_t	sleep_on;	/* SYNCASYNC_SLEEP_ON; 0 = none */
@@ -26,6 +33,11 @@ struct settings {
 	uint64_t	pool_threads;	/* SYNCASYNC_POOL_THREADS */
 	const char     *state_dir;	/* SYNCASYNC_STATE_DIR */
 	int		query_overrides; /* SYNCASYNC_QUERY_OVERRIDES */
+	enum settings_work work;	/* SYNCASYNC_WORK */
+	const char     *db;		/* SYNCASYNC_DB (libpq conninfo), or NULL */
+	const char     *upstream;	/* SYNCASYNC_UPSTREAM (URL), or NULL */
+	uint64_t	db_pool;	/* SYNCASYNC_DB_POOL: connections */
+	uint64_t	upstream_timeout_us; /* SYNCASYNC_UPSTREAM_TIMEOUT */
 };
 
 #define SETTINGS_ERROR_MAX 256
@@ -43,6 +55,26 @@ int settings_parse_mode(const char *text, enum settings_mode *mode);
 
 /* The contract's name of a mode: "block", "timer", "offload". */
 const char *settings_mode_name(enum settings_mode mode);
+
+/*
+ * The response's "mode" field for a mode and a kind of work: as
+ * settings_mode_name(), except that the non-blocking mode is "async" for db
+ * and http work ("timer" is only right for a sleep).
+ */
+const char *settings_mode_label(enum settings_mode mode,
+    enum settings_work work);
+
+/* Parses a work name ("sleep", "db", "http"); 0 or -1. */
+int settings_parse_work(const char *text, enum settings_work *work);
+const char *settings_work_name(enum settings_work work);
+
+/*
+ * Checks an upstream URL: http:// or https://, a host, and a last path
+ * segment that is none of the responder's own routes (async, sync, pool,
+ * stats), since the upstream must never be the responder itself.  Returns
+ * 0, or -1 with the reason (a static string) in *why.
+ */
+int settings_check_upstream(const char *url, const char **why);
 
 /*
  * Copies text into out (size outlen) for a log line or an error message:

@@ -13,6 +13,7 @@
 #include "common/handler.h"
 #include "common/response.h"
 #include "common/settings.h"
+#include "common/work_blocking.h"
 #include "sync_cgi/sync_handler.h"
 
 /* Writes the header block and, unless head, the body.  0 or -1. */
@@ -75,8 +76,16 @@ sync_handler_serve(const struct sync_io *io, const struct settings *settings,
 		    "the request counter is unavailable (see the error log)",
 		    detail);
 	handler_assign(settings, request_no, &plan);
-	if (plan.sleeper)
-		clock_sleep_us(plan.sleep_us);
+	/* The blocking call, in this process: the model's point.  db and
+	 * http load libpq or libcurl here, on first use (work_blocking.h). */
+	if (plan.sleeper) {
+		struct work_result work;
+
+		work_blocking_run(settings, plan.sleep_us, &work);
+		if (work.status != 0)
+			return send_error(io, work.status, plan.head,
+			    work.error, NULL);
+	}
 
 	memset(&info, 0, sizeof(info));
 	info.message = "sync example";

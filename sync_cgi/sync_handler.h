@@ -4,8 +4,9 @@
  * The handler reads the request's CGI variables and writes a CGI response
  * (RFC 3875, section 6: "Status:" header, header fields, a blank line, the
  * body) through a small interface, so the same code serves a CGI process
- * and, later, a FastCGI worker.  It sleeps in the calling thread: in the
- * process-per-request model that stalls nobody else.
+ * and a FastCGI worker (main.c, worker.c).  It sleeps in the calling
+ * thread: in the process-per-request model, and in a worker of a pool, that
+ * stalls nobody else.
  */
 #ifndef SYNCASYNC_SYNC_HANDLER_H
 #define SYNCASYNC_SYNC_HANDLER_H

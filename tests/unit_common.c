@@ -13,6 +13,7 @@
 #include "common/query.h"
 #include "common/response.h"
 #include "common/settings.h"
+#include "common/work_blocking.h"
 #include "tests/tap.h"
 
 static void
@@ -98,6 +99,11 @@ clear_env(void)
 	unsetenv("SYNCASYNC_POOL_THREADS");
 	unsetenv("SYNCASYNC_STATE_DIR");
 	unsetenv("SYNCASYNC_QUERY_OVERRIDES");
+	unsetenv("SYNCASYNC_WORK");
+	unsetenv("SYNCASYNC_DB");
+	unsetenv("SYNCASYNC_UPSTREAM");
+	unsetenv("SYNCASYNC_DB_POOL");
+	unsetenv("SYNCASYNC_UPSTREAM_TIMEOUT");
 }
 
 static void
@@ -117,6 +123,35 @@ test_settings(void)
 		{ "SYNCASYNC_STATE_DIR", "relative/dir", "SYNCASYNC_STATE_DIR" },
 		{ "SYNCASYNC_QUERY_OVERRIDES", "yes",
 		    "SYNCASYNC_QUERY_OVERRIDES" },
+		{ "SYNCASYNC_WORK", "redis", "SYNCASYNC_WORK" },
+		{ "SYNCASYNC_WORK", "", "SYNCASYNC_WORK" },
+		{ "SYNCASYNC_WORK", "db", "SYNCASYNC_DB" },	/* none given */
+		{ "SYNCASYNC_WORK", "http", "SYNCASYNC_UPSTREAM" },
+		{ "SYNCASYNC_DB_POOL", "0", "SYNCASYNC_DB_POOL" },
+		{ "SYNCASYNC_DB_POOL", "5000", "SYNCASYNC_DB_POOL" },
+		{ "SYNCASYNC_UPSTREAM_TIMEOUT", "0", "SYNCASYNC_UPSTREAM_TIMEOUT" },
+		{ "SYNCASYNC_UPSTREAM_TIMEOUT", "soon",
+		    "SYNCASYNC_UPSTREAM_TIMEOUT" },
+	};
+	static const struct {
+		const char *url;
+		int ok;
+	} upstreams[] = {
+		{ "http://127.0.0.1:8081/slow", 1 },
+		{ "https://example.org", 1 },
+		{ "http://h/slow?x=async", 1 },
+		{ "http://h/asyncx", 1 },
+		{ "ftp://h/slow", 0 },
+		{ "file:///etc/passwd", 0 },
+		{ "127.0.0.1:8081/slow", 0 },
+		{ "http://", 0 },
+		{ "http:///slow", 0 },
+		{ "http://h/slow path", 0 },
+		{ "http://127.0.0.1:8080/async", 0 },
+		{ "http://127.0.0.1:8080/modes/block/async/", 0 },
+		{ "http://h/sync?seconds=1", 0 },
+		{ "https://h/pool", 0 },
+		{ "http://h/async/stats", 0 },
 	};
 	struct settings s;
 	char err[SETTINGS_ERROR_MAX], shown[8];
@@ -131,6 +166,11 @@ test_settings(void)
 	TAP_EQ_INT(s.pool_threads, 40, "default pool is 40 threads");
 	TAP_EQ_STR(s.state_dir, "/var/lib/x", "default state dir");
 	TAP_EQ_INT(s.query_overrides, 0, "overrides off by default");
+	TAP_EQ_INT(s.work, WORK_SLEEP, "default work is sleep");
+	TAP_EQ_INT(s.db_pool, 10, "default database pool is 10");
+	TAP_EQ_INT(s.upstream_timeout_us, 30000000,
+	    "default upstream timeout is 30 s");
+	TAP_OK(s.db == NULL && s.upstream == NULL, "no database, no upstream");
 
 	setenv("SYNCASYNC_SLEEP_SECONDS", "2.5", 1);
 	setenv("SYNCASYNC_SLEEP_ON", "all", 1);
@@ -143,6 +183,55 @@ test_settings(void)
 	TAP_EQ_INT(s.mode, MODE_TIMER, "async is an alias of timer");
 	TAP_EQ_STR(settings_mode_name(s.mode), "timer", "mode name");
 	TAP_EQ_INT(s.query_overrides, 1, "overrides on");
+	TAP_EQ_STR(settings_mode_label(s.mode, s.work), "timer",
+	    "sleep in the non-blocking mode is labelled timer");
+
+	clear_env();
+	setenv("SYNCASYNC_WORK", "db", 1);
+	setenv("SYNCASYNC_DB", "host=/tmp dbname=x", 1);
+	setenv("SYNCASYNC_DB_POOL", "2", 1);
+	setenv("SYNCASYNC_UPSTREAM", "", 1);	/* lighttpd passes unset ones */
+	setenv("SYNCASYNC_UPSTREAM_TIMEOUT", "1.5", 1);
+	setenv("SYNCASYNC_ASYNC_MODE", "timer", 1);
+	TAP_EQ_INT(settings_load(&s, "/x", err, sizeof(err)), 0,
+	    "work=db with a conninfo loads");
+	TAP_EQ_INT(s.work, WORK_DB, "  work db");
+	TAP_EQ_STR(s.db, "host=/tmp dbname=x", "  conninfo");
+	TAP_EQ_INT(s.db_pool, 2, "  pool of 2");
+	TAP_OK(s.upstream == NULL, "  an empty upstream is unset");
+	TAP_EQ_INT(s.upstream_timeout_us, 1500000, "  timeout 1.5 s");
+	TAP_EQ_STR(settings_mode_label(s.mode, s.work), "async",
+	    "  db in the non-blocking mode is labelled async");
+	TAP_EQ_STR(settings_mode_label(MODE_OFFLOAD, s.work), "offload",
+	    "  offload stays offload");
+	TAP_EQ_STR(settings_work_name(s.work), "db", "  work name");
+
+	clear_env();
+	setenv("SYNCASYNC_WORK", "http", 1);
+	setenv("SYNCASYNC_DB", "", 1);
+	setenv("SYNCASYNC_UPSTREAM", "http://127.0.0.1:9/slow", 1);
+	TAP_EQ_INT(settings_load(&s, "/x", err, sizeof(err)), 0,
+	    "work=http with an upstream loads");
+	TAP_OK(s.work == WORK_HTTP && s.db == NULL,
+	    "  work http, an empty SYNCASYNC_DB is unset");
+	setenv("SYNCASYNC_UPSTREAM", "http://127.0.0.1:8080/async", 1);
+	TAP_EQ_INT(settings_load(&s, "/x", err, sizeof(err)), -1,
+	    "an upstream that is the responder's own route is refused");
+	TAP_OK(strstr(err, "SYNCASYNC_UPSTREAM") != NULL &&
+	    strstr(err, "responder") != NULL, "  the error says why");
+	setenv("SYNCASYNC_WORK", "sleep", 1);
+	TAP_EQ_INT(settings_load(&s, "/x", err, sizeof(err)), 0,
+	    "  but not when the work does not use it");
+
+	for (i = 0; i < sizeof(upstreams) / sizeof(upstreams[0]); i++) {
+		const char *why = NULL;
+		char what[128];
+
+		snprintf(what, sizeof(what), "upstream %s %s", upstreams[i].url,
+		    upstreams[i].ok ? "accepted" : "refused");
+		TAP_EQ_INT(settings_check_upstream(upstreams[i].url, &why),
+		    upstreams[i].ok ? 0 : -1, what);
+	}
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char what[128];
@@ -161,6 +250,32 @@ test_settings(void)
 	TAP_EQ_STR(shown, "a.b.c", "sanitise replaces control bytes");
 	settings_sanitise("abcdefghij", shown, sizeof(shown));
 	TAP_EQ_STR(shown, "abcd...", "sanitise truncates with an ellipsis");
+}
+
+static void
+test_work_helpers(void)
+{
+	struct work_result r;
+	char url[64], seconds[32];
+
+	work_seconds_text(2500000, seconds, sizeof(seconds));
+	TAP_EQ_STR(seconds, "2.500", "work seconds text");
+	TAP_EQ_INT(work_upstream_url("http://h/slow", 2000000, url,
+	    sizeof(url)), 0, "upstream URL built");
+	TAP_EQ_STR(url, "http://h/slow?seconds=2.000", "  seconds added");
+	work_upstream_url("http://h/slow?a=1#frag", 0, url, sizeof(url));
+	TAP_EQ_STR(url, "http://h/slow?a=1&seconds=0.000",
+	    "  to an existing query, fragment dropped");
+	TAP_EQ_INT(work_upstream_url("http://h/a-very-long-path-indeed-that-"
+	    "does-not-fit-here", 0, url, sizeof(url)), -1,
+	    "  a URL that does not fit is refused");
+	work_result_set(&r, 502, "database query failed",
+	    "FATAL:  terminating connection\n\tdue to\x01 shutdown\n");
+	TAP_EQ_INT(r.status, 502, "work result status");
+	TAP_EQ_STR(r.error, "database query failed: FATAL: terminating "
+	    "connection due to. shutdown", "  the detail on one clean line");
+	work_result_set(&r, 504, "upstream timed out", "");
+	TAP_EQ_STR(r.error, "upstream timed out", "  no detail, no colon");
 }
 
 static void
@@ -305,6 +420,7 @@ main(void)
 	setenv("TZ", "UTC", 1);
 	test_numbers();
 	test_settings();
+	test_work_helpers();
 	test_query();
 	test_handler();
 	test_response();

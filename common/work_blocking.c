@@ -1,0 +1,418 @@
+/*
+ * work_blocking.c - the blocking db and http work, libpq and libcurl loaded
+ * on demand (work_blocking.h).
+ *
+ * The headers give the types; every call goes through a pointer filled by
+ * dlsym, so linking this file pulls in neither library.  Only the functions
+ * below are resolved; a library without one of them is refused whole.
+ */
+#include "config.h"
+
+/* curl_easy_setopt/getinfo are type-checking macros otherwise; here they
+ * are called through pointers. */
+#define CURL_DISABLE_TYPECHECK 1
+
+#include <curl/curl.h>
+#include <dlfcn.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/work_blocking.h"
+
+#define WORK_LIBPQ	"libpq.so.5"
+#define WORK_LIBCURL	"libcurl.so.4"
+
+static struct {
+	int		 loaded;
+	__typeof__(&PQconnectdb)		connectdb;
+	__typeof__(&PQstatus)			status;
+	__typeof__(&PQerrorMessage)		error_message;
+	__typeof__(&PQexecParams)		exec_params;
+	__typeof__(&PQresultStatus)		result_status;
+	__typeof__(&PQresultErrorMessage)	result_error_message;
+	__typeof__(&PQclear)			clear;
+	__typeof__(&PQfinish)			finish;
+	__typeof__(&PQsocket)			socket;
+} pq;
+
+static struct {
+	int		 loaded;
+	__typeof__(&curl_global_init)		global_init;
+	__typeof__(&curl_easy_init)		easy_init;
+	__typeof__(&curl_easy_setopt)		easy_setopt;
+	__typeof__(&curl_easy_perform)		easy_perform;
+	__typeof__(&curl_easy_getinfo)		easy_getinfo;
+	__typeof__(&curl_easy_cleanup)		easy_cleanup;
+	__typeof__(&curl_easy_strerror)		easy_strerror;
+} cu;
+
+/* Each thread's database connection (block: the loop; offload: a worker;
+ * sync_cgi: the process), closed when the thread ends (a pool worker) or
+ * by work_blocking_release(). */
+static pthread_key_t work_db_key;
+static pthread_once_t work_db_once = PTHREAD_ONCE_INIT;
+
+static void
+db_conn_destroy(void *conn)
+{
+	if (conn != NULL && pq.loaded)
+		pq.finish(conn);
+}
+
+static void
+db_key_create(void)
+{
+	pthread_key_create(&work_db_key, db_conn_destroy);
+}
+
+/* dlsym into *slot (a function pointer); -1 if missing. */
+static int
+resolve(void *lib, const char *name, void *slot)
+{
+	void *sym = dlsym(lib, name);
+
+	if (sym == NULL)
+		return -1;
+	memcpy(slot, &sym, sizeof(sym));
+	return 0;
+}
+
+static int
+load_libpq(char *err, size_t errlen)
+{
+	void *lib;
+
+	if (pq.loaded)
+		return 0;
+	if ((lib = dlopen(WORK_LIBPQ, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(err, errlen, "cannot load %s (install the Debian "
+		    "package libpq5): %s", WORK_LIBPQ, dlerror());
+		return -1;
+	}
+	if (resolve(lib, "PQconnectdb", &pq.connectdb) == -1 ||
+	    resolve(lib, "PQstatus", &pq.status) == -1 ||
+	    resolve(lib, "PQerrorMessage", &pq.error_message) == -1 ||
+	    resolve(lib, "PQexecParams", &pq.exec_params) == -1 ||
+	    resolve(lib, "PQresultStatus", &pq.result_status) == -1 ||
+	    resolve(lib, "PQresultErrorMessage",
+	    &pq.result_error_message) == -1 ||
+	    resolve(lib, "PQclear", &pq.clear) == -1 ||
+	    resolve(lib, "PQfinish", &pq.finish) == -1 ||
+	    resolve(lib, "PQsocket", &pq.socket) == -1) {
+		snprintf(err, errlen, "%s lacks a libpq function", WORK_LIBPQ);
+		dlclose(lib);
+		return -1;
+	}
+	pq.loaded = 1;		/* the library stays loaded for good */
+	return 0;
+}
+
+static int
+load_libcurl(char *err, size_t errlen)
+{
+	void *lib;
+
+	if (cu.loaded)
+		return 0;
+	if ((lib = dlopen(WORK_LIBCURL, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(err, errlen, "cannot load %s (install the Debian "
+		    "package libcurl4): %s", WORK_LIBCURL, dlerror());
+		return -1;
+	}
+	if (resolve(lib, "curl_global_init", &cu.global_init) == -1 ||
+	    resolve(lib, "curl_easy_init", &cu.easy_init) == -1 ||
+	    resolve(lib, "curl_easy_setopt", &cu.easy_setopt) == -1 ||
+	    resolve(lib, "curl_easy_perform", &cu.easy_perform) == -1 ||
+	    resolve(lib, "curl_easy_getinfo", &cu.easy_getinfo) == -1 ||
+	    resolve(lib, "curl_easy_cleanup", &cu.easy_cleanup) == -1 ||
+	    resolve(lib, "curl_easy_strerror", &cu.easy_strerror) == -1) {
+		snprintf(err, errlen, "%s lacks a libcurl function",
+		    WORK_LIBCURL);
+		dlclose(lib);
+		return -1;
+	}
+	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "curl_global_init failed");
+		dlclose(lib);
+		return -1;
+	}
+	cu.loaded = 1;
+	return 0;
+}
+
+int
+work_blocking_load(enum settings_work work, char *err, size_t errlen)
+{
+	switch (work) {
+	case WORK_SLEEP:
+		return 0;
+	case WORK_DB:
+		return load_libpq(err, errlen);
+	case WORK_HTTP:
+		return load_libcurl(err, errlen);
+	}
+	return 0;
+}
+
+void
+work_seconds_text(uint64_t us, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%llu.%03llu", (unsigned long long)(us / 1000000),
+	    (unsigned long long)(us % 1000000 / 1000));
+}
+
+int
+work_upstream_url(const char *upstream, uint64_t sleep_us, char *out,
+    size_t outlen)
+{
+	char seconds[32];
+	size_t base_len = strcspn(upstream, "#");
+	const char *sep = memchr(upstream, '?', base_len) != NULL ? "&" : "?";
+	int n;
+
+	work_seconds_text(sleep_us, seconds, sizeof(seconds));
+	n = snprintf(out, outlen, "%.*s%sseconds=%s", (int)base_len, upstream,
+	    sep, seconds);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+void
+work_result_set(struct work_result *result, int status, const char *what,
+    const char *detail)
+{
+	size_t len, i;
+	int space = 0;
+	char *p;
+
+	result->status = status;
+	snprintf(result->error, sizeof(result->error), "%s%s", what,
+	    detail != NULL && detail[0] != '\0' ? ": " : "");
+	len = strlen(result->error);
+	p = result->error + len;
+	/* One line: runs of whitespace become one space, others '.'. */
+	for (i = 0; detail != NULL && detail[i] != '\0' &&
+	    len + 1 < sizeof(result->error); i++) {
+		unsigned char c = (unsigned char)detail[i];
+
+		if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+			space = 1;
+			continue;
+		}
+		if (space && p > result->error &&
+		    p[-1] != ' ' && len + 2 < sizeof(result->error)) {
+			*p++ = ' ';
+			len++;
+		}
+		space = 0;
+		*p++ = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
+		len++;
+	}
+	*p = '\0';
+}
+
+/*
+ * True when an idle connection has something to read: the server ended it
+ * (a FATAL message, then EOF), e.g. on shutdown.  An idle connection is
+ * otherwise silent.
+ */
+static int
+db_conn_stale(PGconn *conn)
+{
+	struct pollfd pfd;
+
+	if (pq.status(conn) != CONNECTION_OK)
+		return 1;
+	pfd.fd = pq.socket(conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return pfd.fd < 0 || poll(&pfd, 1, 0) != 0;
+}
+
+void
+work_blocking_release(void)
+{
+	PGconn *conn;
+
+	pthread_once(&work_db_once, db_key_create);
+	if ((conn = pthread_getspecific(work_db_key)) != NULL) {
+		pthread_setspecific(work_db_key, NULL);
+		db_conn_destroy(conn);
+	}
+}
+
+/* The query on *connp, which it opens, reuses or replaces (NULL once
+ * closed). */
+static void
+run_db_on(const struct settings *settings, uint64_t sleep_us,
+    struct work_result *result, PGconn **connp)
+{
+	char seconds[32];
+	const char *values[1] = { seconds };
+	PGresult *res;
+
+	if (*connp != NULL && db_conn_stale(*connp)) {
+		pq.finish(*connp);	/* replaced below */
+		*connp = NULL;
+	}
+	if (*connp == NULL) {
+		if ((*connp = pq.connectdb(settings->db)) == NULL) {
+			work_result_set(result, 502, "database connection "
+			    "failed", "out of memory");
+			return;
+		}
+		if (pq.status(*connp) != CONNECTION_OK) {
+			work_result_set(result, 502, "database connection "
+			    "failed", pq.error_message(*connp));
+			pq.finish(*connp);
+			*connp = NULL;
+			return;
+		}
+	}
+	work_seconds_text(sleep_us, seconds, sizeof(seconds));
+	res = pq.exec_params(*connp, WORK_DB_QUERY, 1, NULL, values, NULL,
+	    NULL, 0);
+	if (res == NULL || pq.result_status(res) != PGRES_TUPLES_OK)
+		work_result_set(result, 502, "database query failed",
+		    res != NULL ? pq.result_error_message(res) :
+		    pq.error_message(*connp));
+	pq.clear(res);
+	if (pq.status(*connp) != CONNECTION_OK) {
+		pq.finish(*connp);
+		*connp = NULL;
+	}
+}
+
+/* On this thread's own connection. */
+static void
+run_db(const struct settings *settings, uint64_t sleep_us,
+    struct work_result *result)
+{
+	PGconn *conn;
+
+	pthread_once(&work_db_once, db_key_create);
+	conn = pthread_getspecific(work_db_key);
+	run_db_on(settings, sleep_us, result, &conn);
+	pthread_setspecific(work_db_key, conn);
+}
+
+static size_t
+curl_discard(char *data, size_t size, size_t count, void *arg)
+{
+	(void)data;
+	(void)arg;
+	return size * count;
+}
+
+int
+work_curl_setup(void *easy, const char *url, uint64_t timeout_us,
+    char *errbuf, void *private_data)
+{
+	long timeout_ms = (long)(timeout_us / 1000);
+
+	errbuf[0] = '\0';
+	if (cu.easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_PROXY, "") != CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_NOPROXY, "*") != CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https") !=
+	    CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") !=
+	    CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) !=
+	    CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_WRITEFUNCTION, curl_discard) !=
+	    CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_USERAGENT, "syncasync") != CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_PRIVATE, private_data) != CURLE_OK)
+		return -1;
+	return 0;
+}
+
+void
+work_curl_finish(void *easy, int code, const char *errbuf,
+    uint64_t timeout_us, struct work_result *result)
+{
+	char what[96], seconds[32];
+	long status = 0;
+
+	if (code == CURLE_OPERATION_TIMEDOUT) {
+		work_seconds_text(timeout_us, seconds, sizeof(seconds));
+		snprintf(what, sizeof(what), "upstream timed out after %s s "
+		    "(SYNCASYNC_UPSTREAM_TIMEOUT)", seconds);
+		work_result_set(result, 504, what, errbuf);
+		return;
+	}
+	if (code != CURLE_OK) {
+		work_result_set(result, 502, "upstream request failed",
+		    errbuf[0] != '\0' ? errbuf :
+		    cu.easy_strerror((CURLcode)code));
+		return;
+	}
+	cu.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299) {
+		snprintf(what, sizeof(what), "upstream answered HTTP status "
+		    "%ld", status);
+		work_result_set(result, 502, what, NULL);
+	}
+}
+
+static void
+run_http(const struct settings *settings, uint64_t sleep_us,
+    struct work_result *result)
+{
+	char url[SA_WORK_URL_MAX + 32], errbuf[CURL_ERROR_SIZE];
+	CURL *easy;
+	CURLcode code;
+
+	if (work_upstream_url(settings->upstream, sleep_us, url,
+	    sizeof(url)) == -1) {
+		work_result_set(result, 502, "upstream URL too long", NULL);
+		return;
+	}
+	if ((easy = cu.easy_init()) == NULL ||
+	    work_curl_setup(easy, url, settings->upstream_timeout_us, errbuf,
+	    NULL) == -1) {
+		work_result_set(result, 502, "upstream request failed",
+		    "cannot set up a libcurl handle");
+		if (easy != NULL)
+			cu.easy_cleanup(easy);
+		return;
+	}
+	code = cu.easy_perform(easy);
+	work_curl_finish(easy, (int)code, errbuf,
+	    settings->upstream_timeout_us, result);
+	cu.easy_cleanup(easy);
+}
+
+void
+work_blocking_run(const struct settings *settings, uint64_t sleep_us,
+    struct work_result *result)
+{
+	char err[SA_WORK_ERROR_MAX];
+
+	result->status = 0;
+	result->error[0] = '\0';
+	if (work_blocking_load(settings->work, err, sizeof(err)) == -1) {
+		work_result_set(result, 500, "the work's library is missing",
+		    err);
+		return;
+	}
+	switch (settings->work) {
+	case WORK_SLEEP:
+		clock_sleep_us(sleep_us);
+		break;
+	case WORK_DB:
+		run_db(settings, sleep_us, result);
+		break;
+	case WORK_HTTP:
+		run_http(settings, sleep_us, result);
+		break;
+	}
+}
