@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""man_pages.py - the man pages are clean and agree with the programs.
+
+For sync_cgi(8), async_fcgi(8) and syncasync-probe(1), as built (make
+substitutes the paths into man/*.in):
+  - `mandoc -Tlint -W warning` reports nothing (style messages are shown as
+    diagnostics only);
+  - the long and the short options of `--help` are exactly those the page's
+    option list (.It Fl lines) describes;
+  - every environment variable `--help` names is in the page's ENVIRONMENT
+    section, and every SYNCASYNC_ variable common/settings.c reads is in
+    the backends' pages;
+  - `--version` prints the version the page's .Os line names;
+  - the page has the sections a complete manual has here.
+It does not judge whether the prose is right.
+"""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BUILDDIR, SRCDIR, Tap, need_tool  # noqa: E402
+
+PROGRAMS = (
+    ("sync_cgi", "sync_cgi/sync_cgi", "man/sync_cgi.8", True),
+    ("async_fcgi", "async_fcgi/async_fcgi", "man/async_fcgi.8", True),
+    ("syncasync-probe", "probe/syncasync-probe", "man/syncasync-probe.1", False),
+)
+SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "ENVIRONMENT", "EXIT STATUS",
+            "EXAMPLES", "SEE ALSO", "SECURITY CONSIDERATIONS")
+
+
+def run(cmd):
+    env = dict(os.environ, GATEWAY_INTERFACE="", REQUEST_METHOD="")
+    env.pop("GATEWAY_INTERFACE")
+    env.pop("REQUEST_METHOD")
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env, timeout=30)
+
+
+def help_options(text):
+    """(long options anywhere in --help, {long: short} of its "-x, --long" lines)."""
+    longs = set(re.findall(r"(?<![\w-])--([a-z][a-z0-9-]*)", text))
+    pairs = {}
+    for line in text.splitlines():
+        m = re.match(r"\s+-(\w), --([a-z][a-z0-9-]*)", line)
+        if m:
+            pairs[m.group(2)] = m.group(1)
+    return longs, pairs
+
+
+def page_options(text):
+    """(long options, {long: short}) of the page's ".It Fl" list items."""
+    longs, pairs = set(), {}
+    for line in text.splitlines():
+        if not line.startswith(".It Fl "):
+            continue
+        flags = re.findall(r"\bFl (\S+)", line)
+        line_longs = [f[1:] for f in flags if f.startswith("-")]
+        line_shorts = [f for f in flags if not f.startswith("-")]
+        longs.update(line_longs)
+        if len(line_longs) == 1 and len(line_shorts) == 1:
+            pairs[line_longs[0]] = line_shorts[0]
+    return longs, pairs
+
+
+def section(text, name):
+    m = re.search(r"^\.Sh %s\n(.*?)(?=^\.Sh |\Z)" % re.escape(name), text, re.S | re.M)
+    return m.group(1) if m else ""
+
+
+def settings_variables():
+    with open(os.path.join(SRCDIR, "common", "settings.c")) as f:
+        return set(re.findall(r'"(SYNCASYNC_[A-Z_]+)"', f.read()))
+
+
+def main():
+    tap = Tap()
+    mandoc = need_tool(tap, "MANDOC", "mandoc", "mandoc")
+    read_by_settings = settings_variables()
+    for name, binary, page, backend in PROGRAMS:
+        page_path = os.path.join(BUILDDIR, page)
+        with open(page_path) as f:
+            text = f.read()
+        lint = subprocess.run([mandoc, "-Tlint", "-W", "warning", page_path],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=30)
+        # mandoc also complains about the system's own out-of-date database.
+        report = [line for line in lint.stdout.splitlines() if "mandoc.db" not in line]
+        tap.ok(lint.returncode == 0 and not report,
+               "%s: mandoc -Tlint reports nothing above style level" % page,
+               "\n".join(report))
+        style = subprocess.run([mandoc, "-Tlint", page_path], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=30)
+        for line in style.stdout.splitlines():
+            if "STYLE" in line and "referenced manual not found" not in line:
+                tap.diag(line)
+        missing = [s for s in SECTIONS if not re.search(r"^\.Sh %s$" % s, text, re.M)]
+        tap.eq(missing, [], "%s: has every section a complete page has here" % page)
+        tap.ok(not re.search(r"@[a-zA-Z_]+@", text),
+               "%s: every @variable@ was substituted" % page)
+
+        prog = os.path.join(BUILDDIR, binary)
+        helped = run([prog, "--help"])
+        tap.ok(helped.returncode == 0 and helped.stdout.startswith("usage: " + name),
+               "%s --help exits 0 with its usage" % name, helped.stderr)
+        help_long, help_pairs = help_options(helped.stdout)
+        page_long, page_pairs = page_options(text)
+        tap.ok(help_long and help_long == page_long,
+               "%s: --help and the page list the same long options (%d)"
+               % (name, len(help_long)),
+               "only in --help: %s\nonly in the page: %s"
+               % (sorted(help_long - page_long), sorted(page_long - help_long)))
+        wrong = {long: (short, page_pairs.get(long)) for long, short in help_pairs.items()
+                 if page_pairs.get(long) != short}
+        tap.ok(help_pairs and not wrong,
+               "%s: each short option of --help (%d) is the page's for the same long one"
+               % (name, len(help_pairs)),
+               "long: (--help, page): %s" % wrong)
+
+        environment = section(text, "ENVIRONMENT")
+        page_env = set(re.findall(r"\b((?:SYNCASYNC|LISTEN)_[A-Z_]+)", environment))
+        help_env = set(re.findall(r"\b(SYNCASYNC_[A-Z_]+)", helped.stdout))
+        tap.ok(help_env <= page_env,
+               "%s: the page's ENVIRONMENT has every variable --help names (%d)"
+               % (name, len(help_env)),
+               "missing: %s" % sorted(help_env - page_env))
+        if backend:
+            tap.ok(read_by_settings <= page_env,
+                   "%s: the page's ENVIRONMENT has every variable the settings read (%d)"
+                   % (name, len(read_by_settings)),
+                   "missing: %s" % sorted(read_by_settings - page_env))
+
+        version = run([prog, "--version"])
+        os_line = re.search(r"^\.Os syncasync (\S+)$", text, re.M)
+        printed = version.stdout.split()
+        tap.ok(version.returncode == 0 and os_line is not None and printed
+               and printed[-1] == os_line.group(1),
+               "%s --version agrees with the page's version" % name,
+               "--version: %r; .Os: %r" % (version.stdout, os_line and os_line.group(0)))
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
