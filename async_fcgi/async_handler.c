@@ -247,12 +247,13 @@ async_handler_complete(struct async_call *call)
 	size_t len = 0;
 	char *body;
 
-	if (call->work.status != 0) {
+	if (call->work != NULL && call->work->result.status != 0) {
+		const struct work_result *result = &call->work->result;
+
 		fprintf(stderr, "async_fcgi: request %llu (mode %s): %d: %s\n",
 		    (unsigned long long)call->plan.request_no,
-		    async_handler_mode(call), call->work.status,
-		    call->work.error);
-		set_error(call, call->work.status, call->work.error);
+		    async_handler_mode(call), result->status, result->error);
+		set_error(call, result->status, result->error);
 		return;
 	}
 	memset(&info, 0, sizeof(info));
@@ -268,14 +269,24 @@ async_handler_complete(struct async_call *call)
 	set_response(call, 200, call->plan.head, body, len);
 }
 
+/* The blocking call itself: a sleep, a query or a GET. */
+static void
+run_blocking(struct async_call *call)
+{
+	if (call->work == NULL)
+		clock_sleep_us(call->plan.sleep_us);
+	else
+		work_blocking_run(&call->app->settings, call->plan.sleep_us,
+		    &call->work->result);
+}
+
 /* Runs on a pool worker: the blocking call, off the loop. */
 static void
 offload_work(struct offload_job *job)
 {
 	struct async_call *call = (struct async_call *)job;
 
-	work_blocking_run(&call->app->settings, call->plan.sleep_us,
-	    &call->work);
+	run_blocking(call);
 	call->thread_id = job->worker_tid;
 }
 
@@ -325,12 +336,18 @@ async_handler_start(struct async_app *app, async_param_fn param, void *ctx,
 		return call;
 	}
 	handler_assign(&app->settings, ++app->counter, &call->plan);
+	if (call->plan.sleeper && app->settings.work != WORK_SLEEP) {
+		if ((call->work = calloc(1, sizeof(*call->work))) == NULL) {
+			set_error(call, 500, "out of memory");
+			return call;
+		}
+		call->work->call = call;
+	}
 	if (call->plan.sleeper) {
 		switch (call->plan.mode) {
 		case MODE_BLOCK:
 			/* The experiment's mistake, on purpose. */
-			work_blocking_run(&app->settings, call->plan.sleep_us,
-			    &call->work);
+			run_blocking(call);
 			break;
 		case MODE_TIMER:
 			if (app->settings.work == WORK_SLEEP) {
@@ -339,8 +356,8 @@ async_handler_start(struct async_app *app, async_param_fn param, void *ctx,
 			}
 			if (app->db == NULL && app->http == NULL) {
 				/* Never attached to a loop: a caller's bug. */
-				work_result_set(&call->work, 500, "the work's "
-				    "driver is not running", NULL);
+				work_result_set(&call->work->result, 500,
+				    "the work's driver is not running", NULL);
 				break;
 			}
 			*step = ASYNC_STEP_WORK;
@@ -361,7 +378,7 @@ static void
 work_resume(struct async_call *call, const struct work_result *result)
 {
 	call->in_work = 0;
-	call->work = *result;
+	call->work->result = *result;
 	async_handler_complete(call);
 	call->resume(call);
 }
@@ -369,19 +386,19 @@ work_resume(struct async_call *call, const struct work_result *result)
 static void
 work_db_done(struct work_db_req *req)
 {
-	struct async_call *call = (struct async_call *)(void *)
-	    ((char *)req - offsetof(struct async_call, db_req));
+	struct async_work *work = (struct async_work *)(void *)
+	    ((char *)req - offsetof(struct async_work, db_req));
 
-	work_resume(call, &req->result);
+	work_resume(work->call, &req->result);
 }
 
 static void
 work_http_done(struct work_http_req *req)
 {
-	struct async_call *call = (struct async_call *)(void *)
-	    ((char *)req - offsetof(struct async_call, http_req));
+	struct async_work *work = (struct async_work *)(void *)
+	    ((char *)req - offsetof(struct async_work, http_req));
 
-	work_resume(call, &req->result);
+	work_resume(work->call, &req->result);
 }
 
 void
@@ -393,14 +410,15 @@ async_handler_work_submit(struct async_call *call)
 	/* async_handler_start() returned ASYNC_STEP_WORK: a driver runs. */
 	call->in_work = 1;
 	if (app->db != NULL) {
-		call->db_req.done = work_db_done;
-		work_db_submit(app->db, &call->db_req, call->plan.sleep_us);
+		call->work->db_req.done = work_db_done;
+		work_db_submit(app->db, &call->work->db_req,
+		    call->plan.sleep_us);
 	} else {
-		call->http_req.done = work_http_done;
+		call->work->http_req.done = work_http_done;
 		if (work_upstream_url(app->settings.upstream,
 		    call->plan.sleep_us, url, sizeof(url)) == -1)
 			url[0] = '\0';	/* libcurl reports the bad URL */
-		work_http_submit(app->http, &call->http_req, url);
+		work_http_submit(app->http, &call->work->http_req, url);
 	}
 }
 
@@ -414,9 +432,9 @@ async_handler_abandon(struct async_call *call)
 		return;
 	}
 	if (app->db != NULL)
-		work_db_cancel(app->db, &call->db_req);
+		work_db_cancel(app->db, &call->work->db_req);
 	else if (app->http != NULL)
-		work_http_cancel(app->http, &call->http_req);
+		work_http_cancel(app->http, &call->work->http_req);
 	async_handler_call_free(call);
 }
 
@@ -426,6 +444,7 @@ async_handler_call_free(struct async_call *call)
 	if (call == NULL)
 		return;
 	free(call->response);
+	free(call->work);
 	free(call);
 }
 

@@ -70,9 +70,16 @@ struct async_call {
 	void	       *owner;		/* the caller's, for resume */
 	int		cancelled;	/* caller gone: the pool frees the call */
 	struct async_app *app;
-	/* The db or http work (private): */
-	struct work_result work;	/* its outcome; status 0 = done */
+	/* The db or http work (private; NULL for sleep work, so a sleeping
+	 * request carries none of it): */
+	struct async_work *work;
 	int		in_work;	/* with a driver (ASYNC_STEP_WORK) */
+};
+
+/* The state of one db or http piece of work (private to async_handler.c). */
+struct async_work {
+	struct async_call *call;
+	struct work_result result;	/* its outcome; status 0 = done */
 	struct work_db_req db_req;
 	struct work_http_req http_req;
 };

@@ -32,6 +32,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 
@@ -53,7 +54,8 @@ struct conn {
 	struct bufferevent	*bev;
 	struct fcgi_req		 req;
 	struct async_call	*call;		/* request being handled */
-	struct event		*timer;		/* timer mode: its wait */
+	struct event		 timer;		/* timer mode: its wait */
+	int			 timer_armed;
 	uint64_t		 id;		/* for log lines */
 	int			 offloaded;	/* on the pool or a work driver */
 	int			 admitted;	/* counts in srv->admitted */
@@ -172,9 +174,9 @@ conn_end_call(struct conn *c, int answered)
 
 	if (c->call == NULL)
 		return;
-	if (c->timer != NULL) {
-		event_free(c->timer);
-		c->timer = NULL;
+	if (c->timer_armed) {
+		evtimer_del(&c->timer);
+		c->timer_armed = 0;
 	}
 	if (c->offloaded)	/* pool or work driver: let it go */
 		async_handler_abandon(c->call);
@@ -287,8 +289,7 @@ conn_timercb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	event_free(c->timer);
-	c->timer = NULL;
+	c->timer_armed = 0;
 	async_handler_complete(c->call);
 	if (conn_respond(c) == 0)
 		conn_process(c);
@@ -338,14 +339,19 @@ conn_run(struct conn *c)
 		return -1;
 	}
 	server_note_hold(srv, c->call, clock_mono_us() - t0);
+	fcgi_req_drop_params(&c->req);	/* the handler has read them */
 	switch (step) {
 	case ASYNC_STEP_RESPOND:
 		return conn_respond(c);
 	case ASYNC_STEP_TIMER:
 		tv.tv_sec = (time_t)(c->call->plan.sleep_us / 1000000);
 		tv.tv_usec = (suseconds_t)(c->call->plan.sleep_us % 1000000);
-		c->timer = evtimer_new(srv->base, conn_timercb, c);
-		if (c->timer == NULL || evtimer_add(c->timer, &tv) == -1) {
+		/* Embedded in the connection: a sleeping request costs
+		 * no allocation beyond its call. */
+		evtimer_assign(&c->timer, srv->base, conn_timercb, c);
+		c->timer_armed = 1;
+		if (evtimer_add(&c->timer, &tv) == -1) {
+			c->timer_armed = 0;
 			conn_log(c, "cannot arm a timer");
 			conn_free(c);
 			return -1;
@@ -519,8 +525,9 @@ conn_free(struct conn *c)
 		event_base_loopexit(srv->base, NULL);
 }
 
-int
-conn_server_adopt(struct conn_server *srv, int fd)
+/* Makes the non-blocking socket fd a connection; 0, or -1 (fd closed). */
+static int
+conn_add(struct conn_server *srv, int fd)
 {
 	struct conn *c;
 
@@ -528,7 +535,6 @@ conn_server_adopt(struct conn_server *srv, int fd)
 		evutil_closesocket(fd);
 		return -1;
 	}
-	evutil_make_socket_nonblocking(fd);
 	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		evutil_closesocket(fd);
@@ -554,11 +560,19 @@ conn_server_adopt(struct conn_server *srv, int fd)
 	return 0;
 }
 
+int
+conn_server_adopt(struct conn_server *srv, int fd)
+{
+	evutil_make_socket_nonblocking(fd);
+	return conn_add(srv, fd);
+}
+
+/* The listener hands over sockets that are non-blocking already. */
 static void
 server_acceptcb(struct evconnlistener *listener, evutil_socket_t fd,
     struct sockaddr *sa, int socklen, void *arg)
 {
-	conn_server_adopt(arg, fd);
+	conn_add(arg, fd);
 }
 
 /* accept(2) failed: on descriptor exhaustion pause instead of spinning. */

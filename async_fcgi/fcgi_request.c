@@ -405,6 +405,16 @@ fcgi_req_stdin_len(const struct fcgi_req *req)
 	return req->stdin_len;
 }
 
+void
+fcgi_req_drop_params(struct fcgi_req *req)
+{
+	free(req->params_buf);
+	free(req->params);
+	req->params_buf = NULL;
+	req->params = NULL;
+	req->params_len = req->params_alloc = req->params_count = 0;
+}
+
 int
 fcgi_req_finish(struct fcgi_req *req)
 {

@@ -145,6 +145,14 @@ int fcgi_req_keep_conn(const struct fcgi_req *req);
 size_t fcgi_req_stdin_len(const struct fcgi_req *req);
 
 /*
+ * Frees the active request's parameters once the caller has read what it
+ * needs (fcgi_req_param returns NULL afterwards): a request that waits long
+ * (a sleeper, a queued job) then holds no PARAMS memory.  The request stays
+ * active; fcgi_req_finish() still ends it.
+ */
+void fcgi_req_drop_params(struct fcgi_req *req);
+
+/*
  * Call once the END_REQUEST for the active request (after RUN or ABORT) has
  * been queued: the id becomes inactive (spec 3.3), per-request memory is
  * freed and the state is IDLE.  Returns 1 if the connection may carry the

@@ -3,7 +3,6 @@
  */
 #include "config.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "common/handler.h"
@@ -15,28 +14,29 @@ static int
 reject(struct handler_plan *plan, int status, const char *message)
 {
 	plan->status = status;
-	snprintf(plan->error, sizeof(plan->error), "%s", message);
+	plan->error = message;
 	return -1;
 }
 
+/* The messages are constants, so a plan carries a pointer, not a copy. */
 static int
 query_error(struct handler_plan *plan, const char *name,
     enum query_result result)
 {
-	char message[HANDLER_ERROR_MAX];
+	int sleep = strcmp(name, "sleep") == 0;
 
 	switch (result) {
 	case QUERY_BAD_ESCAPE:
 		return reject(plan, 400, "malformed percent-encoding in the "
 		    "query string");
 	case QUERY_REPEATED:
-		snprintf(message, sizeof(message), "query parameter %s given "
-		    "more than once", name);
-		return reject(plan, 400, message);
+		return reject(plan, 400, sleep ?
+		    "query parameter sleep given more than once" :
+		    "query parameter mode given more than once");
 	default:
-		snprintf(message, sizeof(message), "query parameter %s is too "
-		    "long", name);
-		return reject(plan, 400, message);
+		return reject(plan, 400, sleep ?
+		    "query parameter sleep is too long" :
+		    "query parameter mode is too long");
 	}
 }
 

@@ -21,11 +21,9 @@ struct handler_request {
 	const char     *content_length;	/* CONTENT_LENGTH, may be NULL */
 };
 
-#define HANDLER_ERROR_MAX 200
-
 struct handler_plan {
 	int		status;		/* 200, or the error status */
-	char		error[HANDLER_ERROR_MAX]; /* when status != 200 */
+	const char     *error;		/* when status != 200: a constant */
 	int		head;		/* HEAD: headers only */
 	int		sleep_override;	/* ?sleep= given (overrides on) */
 	uint64_t	sleep_override_us;
