@@ -65,7 +65,11 @@ usage(FILE *out)
 	    "  SYNCASYNC_SLEEP_SECONDS   how long the sleeper sleeps [20]\n"
 	    "  SYNCASYNC_SLEEP_ON        which request number sleeps; 0 = none [5]\n"
 	    "  SYNCASYNC_STATE_DIR       where the shared counter lives [%s]\n"
-	    "  SYNCASYNC_QUERY_OVERRIDES 1 lets a request carry ?sleep=SECONDS [0]\n",
+	    "  SYNCASYNC_QUERY_OVERRIDES 1 lets a request carry ?sleep=SECONDS [0]\n"
+	    "  SYNCASYNC_WORK            the sleeper's work: sleep, db or http [sleep]\n"
+	    "  SYNCASYNC_DB              libpq conninfo, for db\n"
+	    "  SYNCASYNC_UPSTREAM        URL of a slow upstream, for http\n"
+	    "  SYNCASYNC_UPSTREAM_TIMEOUT seconds before the upstream gets 504 [30]\n",
 	    SA_POOL_WORKERS_MAX, SYNCASYNC_STATE_DIR);
 }
 

@@ -110,6 +110,78 @@ class Lighttpd:
         return text
 
 
+class Served:
+    """lighttpd or Apache with the backends deploy/syncasync-serve starts
+    (/sync, /async, /modes/MODE/async, /scale/async), stopped by pid."""
+
+    def __init__(self, server, **options):
+        self.server = server
+        self.run_dir = tempfile.mkdtemp(prefix="syncasync-test-")
+        self.script = os.path.join(SRCDIR, "deploy", "syncasync-serve")
+        self.options = options
+        self.url = None
+        self.pid = None
+
+    def __enter__(self):
+        cmd = [self.script, "--server", self.server, "start",
+               "--build-dir", BUILDDIR, "--run-dir", self.run_dir]
+        for key, value in self.options.items():
+            flag = "--" + key.replace("_", "-")
+            cmd += [flag] if value is True else [flag, str(value)]
+        result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, timeout=60)
+        if result.returncode != 0:
+            self.stop()
+            raise RuntimeError("%s did not start:\n%s" % (self.server, result.stdout))
+        with open(os.path.join(self.run_dir, "url")) as f:
+            self.url = f.read().strip()
+        pid_file = "apache2.pid" if self.server == "apache" else "lighttpd.pid"
+        with open(os.path.join(self.run_dir, pid_file)) as f:
+            self.pid = int(f.read().strip())
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def stop(self):
+        subprocess.run([self.script, "stop", "--run-dir", self.run_dir], timeout=60)
+
+    def backend_pid(self, name):
+        """The pid of the async_fcgi the script started as NAME (scale1, ...)."""
+        with open(os.path.join(self.run_dir, "backend-%s.pid" % name)) as f:
+            return int(f.read().strip())
+
+    def restart_backend(self, name, **env):
+        """Starts async_fcgi NAME again on its socket, as the user owning the
+        socket directory, with env added; returns the Popen.  stop() ends it."""
+        sock_dir = os.path.join(self.run_dir, "sock")
+        st = os.stat(sock_dir)
+        owner = {}
+        if os.geteuid() == 0 and st.st_uid != 0:
+            owner = {"user": st.st_uid, "group": st.st_gid, "extra_groups": []}
+        with open(os.path.join(self.run_dir, "backends.log"), "a") as log:
+            proc = subprocess.Popen(
+                [os.path.join(BUILDDIR, "async_fcgi", "async_fcgi"),
+                 "--listen", "unix:%s/%s.sock" % (sock_dir, name)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                env=dict(os.environ, **env), **owner)
+        with open(os.path.join(self.run_dir, "backend-%s.pid" % name), "w") as f:
+            f.write("%d\n" % proc.pid)
+        return proc
+
+    def error_log(self):
+        """The web server's error log followed by what the backends wrote."""
+        text = ""
+        for name in ("error.log", "backends.log"):
+            try:
+                with open(os.path.join(self.run_dir, name), errors="replace") as f:
+                    text += f.read()
+            except OSError:
+                pass
+        return text
+
+
 class Reply:
     def __init__(self, index, status=None, headers=None, body=b"", error=None,
                  sent=0.0, received=0.0):
@@ -174,3 +246,119 @@ def concurrent(url, n, timeout=60, stagger=0.0):
     for t in threads:
         t.join()
     return replies
+
+
+def postgres_bindir():
+    """The newest /usr/lib/postgresql/*/bin with initdb, or None."""
+    import glob
+    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+
+    def version(path):
+        try:
+            return int(path.split("/")[4])
+        except ValueError:
+            return 0
+    found.sort(key=version)
+    return os.path.dirname(found[-1]) if found else None
+
+
+class Postgres:
+    """A private PostgreSQL cluster in a temporary directory, on a unix socket
+    only (listen_addresses=''), started and stopped by the test.
+
+    As root, initdb and the server run as the user postgres (runuser), which
+    owns the directory.  conninfo is a libpq connection string for it.
+    stop() and start() may be called again mid-test (the database going away
+    and coming back); close() stops it and removes the directory."""
+
+    def __init__(self):
+        self.bindir = postgres_bindir()
+        self.dir = None
+        self.running = False
+
+    def _cmd(self, args):
+        cmd = [os.path.join(self.bindir, args[0])] + args[1:]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        return cmd
+
+    def _run(self, args, timeout=60):
+        result = subprocess.run(self._cmd(args), cwd=self.dir, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError("%s failed:\n%s" % (args[0], result.stdout))
+        return result.stdout
+
+    def __enter__(self):
+        if self.bindir is None:
+            raise RuntimeError("PostgreSQL not found (install the Debian package postgresql)")
+        self.dir = tempfile.mkdtemp(prefix="syncasync-pg-")
+        os.chmod(self.dir, 0o755)
+        if os.geteuid() == 0:
+            import pwd
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self.data = os.path.join(self.dir, "data")
+        self.conninfo = "host=%s user=postgres dbname=postgres" % self.dir
+        try:
+            self._run(["initdb", "-D", self.data, "-U", "postgres", "-A", "trust",
+                       "-E", "UTF8", "--no-sync"])
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self):
+        self._run(["pg_ctl", "start", "-w", "-t", "30", "-D", self.data,
+                   "-l", os.path.join(self.dir, "postgres.log"),
+                   "-o", "-k %s -c listen_addresses='' -c fsync=off" % self.dir])
+        self.running = True
+        deadline = time.time() + 30
+        while subprocess.run(self._cmd(["pg_isready", "-q", "-h", self.dir]),
+                             cwd=self.dir).returncode != 0:
+            if time.time() > deadline:
+                raise RuntimeError("PostgreSQL did not become ready")
+            time.sleep(0.1)
+
+    def stop(self):
+        if self.running:
+            self._run(["pg_ctl", "stop", "-w", "-m", "fast", "-D", self.data])
+            self.running = False
+
+    def close(self):
+        try:
+            self.stop()
+        finally:
+            if self.dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                self.dir = None
+
+
+class SlowUpstream:
+    """deploy/slow_upstream.py as a separate process on a free loopback port:
+    GET /slow?seconds=S, /hang (never answers), /fail (500).  url is its
+    base, e.g. http://127.0.0.1:PORT; stopped by pid on exit."""
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(SRCDIR, "deploy", "slow_upstream.py")],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()   # "port N" once it listens
+        if not line.startswith("port "):
+            self.__exit__()
+            raise RuntimeError("slow_upstream.py did not start")
+        self.url = "http://127.0.0.1:%d" % int(line.split()[1])
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
