@@ -85,6 +85,7 @@ struct conn_server {
 	int			 full;		/* listener paused: max_conns */
 	int			 starved;	/* listener paused: EMFILE */
 	int			 draining;
+	int			 abandoned;	/* left requests unfinished */
 	int64_t			 tick_mono_us;	/* watchdog's last tick */
 	int64_t			 hold_us;	/* longest handler run since */
 	uint64_t		 hold_request;
@@ -662,6 +663,7 @@ server_draincb(evutil_socket_t fd, short what, void *arg)
 	    "connections (%llu requests in flight)\n", srv->opt.drain_ms,
 	    (unsigned long long)srv->stats->connections,
 	    (unsigned long long)srv->stats->in_flight);
+	srv->abandoned = 1;
 	event_base_loopexit(srv->base, NULL);
 }
 
@@ -677,6 +679,7 @@ server_signalcb(evutil_socket_t sig, short what, void *arg)
 	if (srv->draining) {
 		fprintf(stderr, "async_fcgi: signal %d again: exiting now\n",
 		    (int)sig);
+		srv->abandoned = 1;
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}
@@ -825,7 +828,7 @@ conn_serve(int listen_fd, const struct conn_options *options,
 		fprintf(stderr, "async_fcgi: the event loop failed\n");
 		goto done;
 	}
-	rc = 0;
+	rc = srv->abandoned ? 1 : 0;
 done:
 	conn_server_free(srv);
 	event_base_free(base);

@@ -46,8 +46,10 @@ void conn_server_free(struct conn_server *srv);
 /*
  * Serves FastCGI on the listening socket listen_fd until SIGTERM or SIGINT,
  * then stops accepting, lets requests in flight finish (up to drain_ms) and
- * returns 0.  Returns -1 with a message on stderr if the loop cannot be set
- * up.  Takes ownership of listen_fd.
+ * returns 0; 1 when it stopped before they all finished (the drain timed
+ * out, or a second signal came): offloaded jobs may still be running then.
+ * Returns -1 with a message on stderr if the loop cannot be set up.  Takes
+ * ownership of listen_fd.
  */
 int conn_serve(int listen_fd, const struct conn_options *options,
     struct async_app *app);

@@ -281,8 +281,10 @@ main(int argc, char **argv)
 	    (unsigned long long)(settings.sleep_us / 1000000),
 	    (unsigned long long)(settings.sleep_us % 1000000 / 1000));
 	rc = conn_serve(fd, &opt, app);
-	async_handler_free(app);
 	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
 		unlink(listen_spec + 5);	/* the socket we created */
+	if (rc == 1)		/* told to stop now: do not wait for workers */
+		_exit(0);
+	async_handler_free(app);
 	return rc == 0 ? 0 : 1;
 }

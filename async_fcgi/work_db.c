@@ -125,7 +125,14 @@ slot_watch(struct work_db_slot *slot, int events)
 
 	if (fd < 0)
 		return -1;
-	if (slot->watch != NULL && loop_watch_fd(slot->watch) != fd) {
+	/*
+	 * While connecting, libpq may close its socket and open another for the
+	 * next address (try_next_addr); the new one usually gets the same
+	 * number, and epoll forgot the old registration when it was closed.
+	 * So every connect step registers afresh.
+	 */
+	if (slot->watch != NULL && (slot->state == SLOT_CONNECTING ||
+	    loop_watch_fd(slot->watch) != fd)) {
 		loop_watch_free(slot->watch);
 		slot->watch = NULL;
 	}
