@@ -178,10 +178,15 @@ probe_svg_heading(FILE *out, const struct probe_group *group, int y)
 	fprintf(out, "<text x=\"10\" y=\"%d\" class=\"h\" "
 	    "xml:space=\"preserve\">", y);
 	if (group->label != NULL) {
+		/* A label says what the URL is: its path is enough beside it. */
+		const char *path = strstr(group->url, "://");
+
+		path = path != NULL ? strchr(path + 3, '/') : NULL;
 		probe_svg_text(out, group->label);
 		fputs(" \xe2\x80\x94 ", out);	/* em dash */
-	}
-	probe_svg_text(out, group->url);
+		probe_svg_text(out, path != NULL ? path : group->url);
+	} else
+		probe_svg_text(out, group->url);
 	fprintf(out, ": <tspan fill=\"%s\">%s</tspan>", color,
 	    probe_result_verdict_name(sum->verdict));
 	if (sum->verdict == PROBE_VERDICT_BLOCKED ||
