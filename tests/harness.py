@@ -62,6 +62,18 @@ def need_tool(tap, env_name, name, package):
     return path
 
 
+def read_logs(run_dir):
+    """A run directory's error.log followed by its backends.log."""
+    text = ""
+    for name in ("error.log", "backends.log"):
+        try:
+            with open(os.path.join(run_dir, name), errors="replace") as f:
+                text += f.read()
+        except OSError:
+            pass
+    return text
+
+
 class Lighttpd:
     """A private lighttpd on a free loopback port, via deploy/syncasync-lighttpd."""
 
@@ -99,15 +111,8 @@ class Lighttpd:
                         "--run-dir", self.run_dir], timeout=30)
 
     def error_log(self):
-        """lighttpd's error log followed by what CGI programs wrote on stderr."""
-        text = ""
-        for name in ("error.log", "backends.log"):
-            try:
-                with open(os.path.join(self.run_dir, name), errors="replace") as f:
-                    text += f.read()
-            except OSError:
-                pass
-        return text
+        """lighttpd's error log followed by what the backends wrote on stderr."""
+        return read_logs(self.run_dir)
 
 
 class Served:
@@ -172,14 +177,7 @@ class Served:
 
     def error_log(self):
         """The web server's error log followed by what the backends wrote."""
-        text = ""
-        for name in ("error.log", "backends.log"):
-            try:
-                with open(os.path.join(self.run_dir, name), errors="replace") as f:
-                    text += f.read()
-            except OSError:
-                pass
-        return text
+        return read_logs(self.run_dir)
 
 
 class Reply:
@@ -362,3 +360,32 @@ class SlowUpstream:
             self.proc.kill()
             self.proc.wait()
         self.proc.stdout.close()
+
+
+def check_experiment(tap, url, label, mode, blocked, sleep, what):
+    """The experiment at url: 10 concurrent requests, request 5 does the
+    sleep-long work (what, for the TAP line).  blocked: every request
+    numbered after 5 waited for it; otherwise every other request was
+    answered in under 1 s.  mode, if given, is the contract's mode field."""
+    replies = concurrent(url, 10, stagger=0.02)
+    bodies = [r.json() or {} for r in replies]
+    tap.ok(all(r.status == 200 for r in replies), "%s: 10 answers, all 200" % label,
+           [(r.status, r.error, r.body[:200]) for r in replies])
+    by_no = {b.get("request_no"): r for r, b in zip(replies, bodies)}
+    tap.eq(sorted(by_no), list(range(1, 11)), "  numbered 1..10")
+    if mode is not None:
+        tap.ok(all(b.get("mode") == mode for b in bodies), "  each says mode %s" % mode,
+               [b.get("mode") for b in bodies])
+    sleeper = by_no.get(5)
+    tap.ok(sleeper is not None and sleeper.latency >= sleep - 0.1,
+           "  request 5 %s" % what, sleeper and "latency %.3f s" % sleeper.latency)
+    if blocked:
+        late = [n for n in range(6, 11) if n in by_no and by_no[n].latency < sleep * 0.75]
+        tap.ok(not late, "  every request numbered after it waited for it",
+               "answered early: %s" % late)
+    else:
+        others = [by_no[n].latency for n in range(1, 11) if n != 5 and n in by_no]
+        slowest = max(others) if others else 99
+        tap.ok(slowest < 1.0, "  every other request answered in under 1 s",
+               "slowest: %.3f s" % slowest)
+    return replies, bodies, by_no
