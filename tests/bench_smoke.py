@@ -28,10 +28,11 @@ harness.need_tool(tap, "LIGHTTPD", "lighttpd", "lighttpd")
 
 BENCH = os.path.join(harness.SRCDIR, "bench", "run-bench")
 ROW_KEYS = ["static", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi", "lighttpd_sync",
-            "fastapi_async", "fastapi_def", "apache_ref_noreuse", "apache_async_reuse",
-            "apache_ref_reuse", "apache_sync"]
+            "lighttpd_pool", "fastapi_async", "fastapi_def", "apache_ref_noreuse",
+            "apache_async_reuse", "apache_ref_reuse", "apache_sync"]
 MODELS = ["timer", "offload", "sync", "fastapi_async", "fastapi_def"]
-ALWAYS = ["static", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi", "lighttpd_sync"]
+ALWAYS = ["static", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi", "lighttpd_sync",
+          "lighttpd_pool"]
 
 
 def alive(pid):
@@ -90,6 +91,9 @@ with tempfile.TemporaryDirectory(prefix="bench-smoke.") as tmp:
            "the lighttpd rows were measured", {k: rows.get(k) for k in ALWAYS})
     tap.ok(rows.get("lighttpd_async", {}).get("ratio") is not None,
            "/async carries its ratio to the reference")
+    pool = rows.get("lighttpd_pool", {})
+    tap.ok(pool.get("ratio") is not None and pool.get("ratio_also") is not None,
+           "/pool carries its ratios to the libfcgi reference and to /sync", pool)
     conc = {(e.get("model"), e.get("c")): e for e in res.get("concurrency", [])}
     tap.eq(sorted(conc), sorted((m, 20) for m in MODELS), "every concurrency model at C=20")
     bad = [k for k, e in conc.items()
