@@ -101,15 +101,23 @@ def main():
         before = int(open(counter_path).read())
         pattern = os.path.join(harness.BUILDDIR, "sync_cgi")
 
-        def cgi_pids():       # sync_cgi processes, less long-lived /pool workers
+        def cgi_pids():       # live sync_cgi processes, less the /pool workers
             out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
-            return set(out.stdout.split()) - workers
+            live = set()
+            for pid in set(out.stdout.split()) - workers:
+                try:
+                    with open("/proc/%s/stat" % pid) as f:
+                        if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                            live.add(pid)
+                except OSError:
+                    pass        # gone meanwhile
+            return live
 
         workers = set()
         workers = cgi_pids()
         print("soak: /sync for %d s at %d connections" % (args.seconds, args.connections))
         w = wrk(server.url + "/sync", args.seconds, args.connections, args.threads)
-        deadline = time.time() + 10   # CGI processes running at the cutoff finish
+        deadline = time.time() + 20   # CGI processes running at the cutoff finish
         while time.time() < deadline and cgi_pids():
             time.sleep(0.1)
         after = int(open(counter_path).read())
@@ -119,7 +127,11 @@ def main():
         check(w["non2xx"] == 0, "/sync: zero non-2xx answers")
         check(w["total"] <= after - before <= w["total"] + args.connections,
               "/sync: the counter counts every answer, none lost")
-        check(not cgi_pids(), "/sync: no CGI process left behind")
+        left = cgi_pids()
+        check(not left, "/sync: no CGI process left behind%s" % (
+            "" if not left else ": " + subprocess.run(
+                ["ps", "-o", "pid,ppid,stat,etime,args", "-p", ",".join(left)],
+                capture_output=True, text=True).stdout))
     print("soak: %s" % ("passed" if not failures else "FAILED: " + "; ".join(failures)))
     return 0 if not failures else 1
 
