@@ -305,6 +305,22 @@ offload_done(struct offload_job *job)
 }
 
 struct async_call *
+async_handler_refuse(struct async_app *app, int status, const char *message,
+    int head)
+{
+	struct async_call *call = calloc(1, sizeof(*call));
+
+	if (call == NULL)
+		return NULL;
+	call->app = app;
+	call->started_us = clock_now_us();
+	call->thread_id = app->loop_tid;
+	call->plan.head = head;
+	set_error(call, status, message);
+	return call;
+}
+
+struct async_call *
 async_handler_start(struct async_app *app, async_param_fn param, void *ctx,
     enum async_step *step)
 {

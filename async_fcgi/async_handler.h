@@ -127,6 +127,14 @@ struct offload_pool *async_handler_pool(struct async_app *app);
 struct async_call *async_handler_start(struct async_app *app,
     async_param_fn param, void *ctx, enum async_step *step);
 
+/*
+ * A request the connection layer refuses before the application sees it
+ * (its body went past --max-stdin): a call holding just the JSON error with
+ * this status (headers only for HEAD).  NULL when out of memory.
+ */
+struct async_call *async_handler_refuse(struct async_app *app, int status,
+    const char *message, int head);
+
 /* After a timer or the pool: builds call->response. */
 void async_handler_complete(struct async_call *call);
 

@@ -332,7 +332,15 @@ conn_run(struct conn *c)
 	/* The peer is silent while we work: only writes may time out. */
 	bufferevent_set_timeouts(c->bev, NULL, &srv->idle_tv);
 	t0 = clock_mono_us();
-	c->call = async_handler_start(srv->app, conn_param, c, &step);
+	if (fcgi_req_stdin_over(&c->req)) {
+		const char *method = fcgi_req_param(&c->req, "REQUEST_METHOD");
+
+		step = ASYNC_STEP_RESPOND;
+		c->call = async_handler_refuse(srv->app, 413,
+		    "request body too large", method != NULL &&
+		    strcmp(method, "HEAD") == 0);
+	} else
+		c->call = async_handler_start(srv->app, conn_param, c, &step);
 	if (c->call == NULL) {
 		srv->stats->in_flight--;
 		conn_log(c, "out of memory starting a request");

@@ -37,6 +37,7 @@ request_reset(struct fcgi_req *req)
 	req->params = NULL;
 	req->params_len = req->params_alloc = req->params_count = 0;
 	req->stdin_len = 0;
+	req->stdin_over = 0;
 	req->state = FCGI_REQ_IDLE;
 	req->id = 0;
 	req->keep_conn = req->aborted = 0;
@@ -291,9 +292,15 @@ active_record(struct fcgi_req *req, const struct fcgi_header *hdr,
 		if (req->stdin_done)
 			return close_with(reply, "STDIN after its terminator");
 		if (len > 0) {
+			/*
+			 * A body past the cap is not a protocol error: it is
+			 * read to its end and discarded (nothing is stored),
+			 * and the caller answers the request 413.
+			 */
 			if (len > req->limits.max_stdin_bytes - req->stdin_len)
-				return close_with(reply, "stdin exceeds cap");
-			req->stdin_len += len;	/* the body is discarded */
+				req->stdin_over = 1;
+			else
+				req->stdin_len += len;	/* discarded too */
 			return FCGI_ACTION_NONE;
 		}
 		req->stdin_done = 1;
@@ -397,6 +404,12 @@ int
 fcgi_req_keep_conn(const struct fcgi_req *req)
 {
 	return req->keep_conn;
+}
+
+int
+fcgi_req_stdin_over(const struct fcgi_req *req)
+{
+	return req->stdin_over;
 }
 
 size_t

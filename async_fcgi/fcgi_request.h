@@ -91,6 +91,7 @@ struct fcgi_req {
 	struct fcgi_param	*params;	/* decoded, after PARAMS ends */
 	size_t			 params_count;
 	size_t			 stdin_len;
+	int			 stdin_over;	/* body passed max_stdin_bytes */
 };
 
 /* Prepares req for a new connection; copies *limits.  Allocates nothing. */
@@ -141,8 +142,12 @@ enum fcgi_req_state fcgi_req_state(const struct fcgi_req *req);
 uint16_t fcgi_req_id(const struct fcgi_req *req);
 /* FCGI_KEEP_CONN of the active request (1/0); 0 when idle. */
 int fcgi_req_keep_conn(const struct fcgi_req *req);
-/* STDIN bytes received (and discarded) for the active request. */
+/* STDIN bytes received (and discarded) for the active request, up to the
+ * cap; and whether the body went past max_stdin_bytes (then it was read to
+ * its end and dropped, and the request still RUNs: the caller answers it
+ * 413 rather than closing a connection that did nothing wrong). */
 size_t fcgi_req_stdin_len(const struct fcgi_req *req);
+int fcgi_req_stdin_over(const struct fcgi_req *req);
 
 /*
  * Frees the active request's parameters once the caller has read what it

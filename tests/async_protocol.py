@@ -315,9 +315,10 @@ MALFORMED = [
      begin() + params_stream(b"\xff\xff\xff\xff\xff\xff\xff\xff" + b"A" * 16), CLOSE),
     ("PARAMS over --max-params by one byte (%d)" % (MAX_PARAMS + 1),
      begin() + params_stream(fc.encode_nv("X", "v" * (MAX_PARAMS + 1 - 6))), CLOSE),
-    ("STDIN over --max-stdin (%d + 1)" % MAX_STDIN,
-     HEAD_OK + fc.encode_record(fc.STDIN, 1, b"s" * MAX_STDIN) + fc.encode_record(fc.STDIN, 1, b"s"),
-     CLOSE),
+    ("STDIN over --max-stdin (%d + 1): read to its end, answered 413" % MAX_STDIN,
+     HEAD_OK + fc.encode_record(fc.STDIN, 1, b"s" * MAX_STDIN) + fc.encode_record(fc.STDIN, 1, b"s")
+     + fc.encode_record(fc.STDIN, 1, b""),
+     ("http", 413, True)),
     ("NUL byte in a parameter name",
      begin() + params_stream(GOOD_PARAMS + fc.encode_nv(b"BAD\0NAME", b"v")), CLOSE),
     ("NUL byte in a parameter value",
@@ -362,6 +363,14 @@ def run_malformed_case(server, name, data, expected):
                    "closed=%r records=%r" % (closed, records))
             tap.ok(len(lines) == 1 and "closing" in lines[0],
                    "  exactly one log line", "\n".join(lines) or "(no line)")
+        elif expected[0] == "http":
+            _, http_status, closes = expected
+            r = conn.read_response(1, timeout=3, expect_close=closes)
+            tap.ok(r.status == http_status and r.end == (0, fc.REQUEST_COMPLETE)
+                   and "error" in (r.json() or {}) and r.eof == closes,
+                   "%s: HTTP %d with a JSON error, END_REQUEST REQUEST_COMPLETE" % (
+                       name, http_status), r)
+            tap.eq(server.stderr_since(offset), [], "  no log line")
         else:
             kind, status, closes = expected
             request_id = 2 if kind == "end2" else 1

@@ -225,8 +225,14 @@ test_caps(void)
 	apply(&req, FCGI_PARAMS, 1, NULL, 0, &reply);
 	apply(&req, FCGI_STDIN, 1, zeros, 6, &reply);
 	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, zeros, 5, &reply),
-	    FCGI_ACTION_CLOSE, "stdin one byte over cap");
-	TAP_EQ_STR(reply.reason, "stdin exceeds cap", "stdin cap reason");
+	    FCGI_ACTION_NONE, "stdin one byte over cap: read on, not closed");
+	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, zeros, 10, &reply),
+	    FCGI_ACTION_NONE, "  more body past the cap is discarded");
+	TAP_OK(fcgi_req_stdin_len(&req) <= 10,
+	    "  nothing counted past the cap");
+	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, NULL, 0, &reply),
+	    FCGI_ACTION_RUN, "  its terminator still runs the request");
+	TAP_EQ_INT(fcgi_req_stdin_over(&req), 1, "  flagged as over the cap");
 	fcgi_req_free(&req);
 
 	small.max_params_bytes = 0;
