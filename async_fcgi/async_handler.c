@@ -304,9 +304,9 @@ offload_done(struct offload_job *job)
 	call->resume(call);
 }
 
-struct async_call *
-async_handler_refuse(struct async_app *app, int status, const char *message,
-    int head)
+/* A new call, started now on the loop thread; NULL when out of memory. */
+static struct async_call *
+call_new(struct async_app *app)
 {
 	struct async_call *call = calloc(1, sizeof(*call));
 
@@ -315,6 +315,17 @@ async_handler_refuse(struct async_app *app, int status, const char *message,
 	call->app = app;
 	call->started_us = clock_now_us();
 	call->thread_id = app->loop_tid;
+	return call;
+}
+
+struct async_call *
+async_handler_refuse(struct async_app *app, int status, const char *message,
+    int head)
+{
+	struct async_call *call = call_new(app);
+
+	if (call == NULL)
+		return NULL;
 	call->plan.head = head;
 	set_error(call, status, message);
 	return call;
@@ -325,13 +336,10 @@ async_handler_start(struct async_app *app, async_param_fn param, void *ctx,
     enum async_step *step)
 {
 	struct handler_request request;
-	struct async_call *call = calloc(1, sizeof(*call));
+	struct async_call *call = call_new(app);
 
 	if (call == NULL)
 		return NULL;
-	call->app = app;
-	call->started_us = clock_now_us();
-	call->thread_id = app->loop_tid;
 	*step = ASYNC_STEP_RESPOND;
 	request.method = param(ctx, "REQUEST_METHOD");
 	request.query = param(ctx, "QUERY_STRING");
