@@ -46,6 +46,16 @@ clock_thread_id(void)
 	return (long)syscall(SYS_gettid);
 }
 
+struct timeval
+clock_timeval(uint64_t us)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	return tv;
+}
+
 void
 clock_sleep_us(uint64_t us)
 {

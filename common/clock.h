@@ -5,6 +5,7 @@
 #define SYNCASYNC_COMMON_CLOCK_H
 
 #include <stdint.h>
+#include <sys/time.h>
 
 #define CLOCK_TIME_LEN 20	/* "2024-11-26 13:05:37" and its NUL */
 
@@ -19,6 +20,9 @@ void clock_format_local(int64_t us, char out[CLOCK_TIME_LEN]);
 
 /* The calling thread's OS thread id (gettid(2)). */
 long clock_thread_id(void);
+
+/* us microseconds as a struct timeval (libevent timers, socket timeouts). */
+struct timeval clock_timeval(uint64_t us);
 
 /* Sleeps the calling thread for us microseconds, resuming after signals. */
 void clock_sleep_us(uint64_t us);

@@ -10,6 +10,15 @@
 #include "common/number.h"
 #include "common/query.h"
 
+void
+handler_request_read(struct handler_request *request, handler_param_fn param,
+    void *ctx)
+{
+	request->method = param(ctx, "REQUEST_METHOD");
+	request->query = param(ctx, "QUERY_STRING");
+	request->content_length = param(ctx, "CONTENT_LENGTH");
+}
+
 static int
 reject(struct handler_plan *plan, int status, const char *message)
 {

@@ -21,6 +21,13 @@ struct handler_request {
 	const char     *content_length;	/* CONTENT_LENGTH, may be NULL */
 };
 
+/* Looks up a CGI meta-variable of the request; NULL when absent. */
+typedef const char *(*handler_param_fn)(void *ctx, const char *name);
+
+/* Fills request with REQUEST_METHOD, QUERY_STRING and CONTENT_LENGTH. */
+void handler_request_read(struct handler_request *request,
+    handler_param_fn param, void *ctx);
+
 struct handler_plan {
 	int		status;		/* 200, or the error status */
 	const char     *error;		/* when status != 200: a constant */

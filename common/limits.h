@@ -9,6 +9,9 @@
 #ifndef SYNCASYNC_COMMON_LIMITS_H
 #define SYNCASYNC_COMMON_LIMITS_H
 
+/* Error messages (every err buffer of settings, counter, listen, work). */
+#define SA_ERROR_MAX		256			/* bytes of an error message, NUL included */
+
 /* Settings (environment variables and query overrides). */
 #define SA_SLEEP_MAX_US		(3600ULL * 1000000ULL)	/* 1 hour */
 #define SA_SLEEP_ON_MAX		1000000000UL		/* request number */

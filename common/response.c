@@ -11,9 +11,8 @@
 #include "common/clock.h"
 #include "common/response.h"
 
-/* Serialises obj into a malloc'd copy and drops obj. */
-static char *
-finish(struct json_object *obj, size_t *len)
+char *
+response_json_finish(struct json_object *obj, size_t *len)
 {
 	const char *text;
 	size_t text_len = 0;
@@ -59,7 +58,7 @@ response_json(const struct response_info *info, size_t *len)
 	if (info->mode != NULL)
 		json_object_object_add(obj, "mode",
 		    json_object_new_string(info->mode));
-	return finish(obj, len);
+	return response_json_finish(obj, len);
 }
 
 char *
@@ -70,7 +69,7 @@ response_error_json(const char *message, size_t *len)
 	if (obj == NULL)
 		return NULL;
 	json_object_object_add(obj, "error", json_object_new_string(message));
-	return finish(obj, len);
+	return response_json_finish(obj, len);
 }
 
 size_t
@@ -106,4 +105,24 @@ response_reason(int status)
 	case 504: return "Gateway Timeout";
 	}
 	return "Unknown";
+}
+
+char *
+response_build(int status, int head, const char *body, size_t body_len,
+    size_t *len)
+{
+	char header[RESPONSE_HEADER_MAX], *out;
+	size_t header_len, sent = head ? 0 : body_len;
+
+	if (body == NULL)
+		return NULL;
+	header_len = response_cgi_header(header, sizeof(header), status,
+	    body_len);
+	if (header_len == 0 || (out = malloc(header_len + sent + 1)) == NULL)
+		return NULL;
+	memcpy(out, header, header_len);
+	memcpy(out + header_len, body, sent);
+	out[header_len + sent] = '\0';
+	*len = header_len + sent;
+	return out;
 }

@@ -24,6 +24,14 @@ struct response_info {
 /* The contract body; NULL only when memory runs out.  *len gets its length. */
 char *response_json(const struct response_info *info, size_t *len);
 
+/*
+ * Serialises obj (JSON_C_TO_STRING_SPACED | NOSLASHESCAPE) into a malloc'd
+ * string ending in '\n' (and a NUL not counted in *len), and drops obj
+ * (json_object_put).  NULL when obj is NULL or memory runs out.
+ */
+struct json_object;
+char *response_json_finish(struct json_object *obj, size_t *len);
+
 /* {"error": message}; NULL only when memory runs out. */
 char *response_error_json(const char *message, size_t *len);
 
@@ -36,6 +44,16 @@ char *response_error_json(const char *message, size_t *len);
 #define RESPONSE_HEADER_MAX 256
 size_t response_cgi_header(char *out, size_t outlen, int status,
     size_t body_len);
+
+/*
+ * The whole CGI response: the header block of response_cgi_header() for
+ * status and body_len, then the body unless head (HEAD: the headers still
+ * give the body's length).  malloc'd, NUL-terminated (the NUL not counted
+ * in *len); NULL when body is NULL (so a failed body passes through) or
+ * memory runs out.
+ */
+char *response_build(int status, int head, const char *body,
+    size_t body_len, size_t *len);
 
 /* The reason phrase of the few statuses syncasync sends ("Not Found"). */
 const char *response_reason(int status);

@@ -9,10 +9,12 @@
 
 #include "common/clock.h"
 #include "common/handler.h"
+#include "common/limits.h"
 #include "common/number.h"
 #include "common/query.h"
 #include "common/response.h"
 #include "common/settings.h"
+#include "common/text.h"
 #include "common/work_blocking.h"
 #include "tests/tap.h"
 
@@ -371,6 +373,141 @@ test_handler(void)
 }
 
 static void
+test_text(void)
+{
+	static const struct {
+		const char *uri, *segment;
+	} segments[] = {
+		{ "/async", "async" },
+		{ "/a/b/async", "async" },
+		{ "/async/", "async" },
+		{ "/async//", "async" },
+		{ "/a/async?x=/stats", "async" },
+		{ "/a/async/?x=1", "async" },
+		{ "/slow#/stats", "slow" },
+		{ "async", "async" },
+		{ "/", "" },
+		{ "//", "" },
+		{ "", "" },
+		{ "?async", "" },
+		{ "/a/", "a" },
+	};
+	char out[8], tiny[1] = { 'x' };
+	const char *segment;
+	size_t i, len;
+
+	text_sanitise("a\nb\0c\x7f\xff", 7, out, sizeof(out));
+	TAP_EQ_STR(out, "a.b.c..", "text_sanitise replaces all but printable "
+	    "ASCII");
+	text_sanitise("abcdefghij", 10, out, sizeof(out));
+	TAP_EQ_STR(out, "abcdefg", "  keeps at most outsize - 1 bytes");
+	text_sanitise("abc", 0, out, sizeof(out));
+	TAP_EQ_STR(out, "", "  an empty input gives an empty string");
+	text_sanitise("abc", 3, tiny, sizeof(tiny));
+	TAP_EQ_INT(tiny[0], '\0', "  outsize 1 gives \"\"");
+	tiny[0] = 'x';
+	text_sanitise("abc", 3, tiny, 0);
+	TAP_EQ_INT(tiny[0], 'x', "  outsize 0 writes nothing");
+	text_sanitise("~ }", 3, out, sizeof(out));
+	TAP_EQ_STR(out, "~ }", "  space and tilde are kept");
+
+	for (i = 0; i < sizeof(segments) / sizeof(segments[0]); i++) {
+		char what[96], got[32];
+
+		len = text_last_segment(segments[i].uri, &segment);
+		snprintf(got, sizeof(got), "%.*s", (int)len, segment);
+		snprintf(what, sizeof(what), "text_last_segment(\"%s\")",
+		    segments[i].uri);
+		TAP_EQ_STR(got, segments[i].segment, what);
+		TAP_OK(segment >= segments[i].uri && segment + len <=
+		    segments[i].uri + strlen(segments[i].uri),
+		    "  points inside the URI");
+	}
+}
+
+static void
+test_clock(void)
+{
+	struct timeval tv;
+
+	tv = clock_timeval(0);
+	TAP_OK(tv.tv_sec == 0 && tv.tv_usec == 0, "clock_timeval(0)");
+	tv = clock_timeval(2500000);
+	TAP_OK(tv.tv_sec == 2 && tv.tv_usec == 500000, "clock_timeval(2.5 s)");
+	tv = clock_timeval(999999);
+	TAP_OK(tv.tv_sec == 0 && tv.tv_usec == 999999,
+	    "clock_timeval(999999 us)");
+	tv = clock_timeval(SA_SLEEP_MAX_US);
+	TAP_OK(tv.tv_sec == (time_t)(SA_SLEEP_MAX_US / 1000000) &&
+	    tv.tv_usec == 0, "clock_timeval(SA_SLEEP_MAX_US)");
+	TAP_OK(clock_mono_us() > 0, "clock_mono_us");
+	TAP_OK(clock_now_us() > 1700000000000000LL, "clock_now_us");
+}
+
+struct fake_env {
+	const char *names[4], *values[4];
+};
+
+static const char *
+fake_param(void *ctx, const char *name)
+{
+	struct fake_env *env = ctx;
+	size_t i;
+
+	for (i = 0; env->names[i] != NULL; i++)
+		if (strcmp(env->names[i], name) == 0)
+			return env->values[i];
+	return NULL;
+}
+
+static void
+test_request_read(void)
+{
+	struct fake_env env = {
+		{ "REQUEST_METHOD", "QUERY_STRING", NULL },
+		{ "HEAD", "sleep=1", NULL },
+	};
+	struct handler_request r;
+
+	memset(&r, 0xff, sizeof(r));
+	handler_request_read(&r, fake_param, &env);
+	TAP_EQ_STR(r.method, "HEAD", "handler_request_read: REQUEST_METHOD");
+	TAP_EQ_STR(r.query, "sleep=1", "  QUERY_STRING");
+	TAP_OK(r.content_length == NULL, "  CONTENT_LENGTH absent is NULL");
+}
+
+static void
+test_response_build(void)
+{
+	struct json_object *obj;
+	char *out, header[RESPONSE_HEADER_MAX];
+	size_t len = 0, header_len;
+
+	obj = json_object_new_object();
+	json_object_object_add(obj, "url", json_object_new_string("a/b"));
+	out = response_json_finish(obj, &len);
+	TAP_EQ_STR(out, "{ \"url\": \"a/b\" }\n",
+	    "response_json_finish: spaced, slashes unescaped, newline");
+	TAP_EQ_INT(len, strlen("{ \"url\": \"a/b\" }\n"), "  length");
+	free(out);
+	TAP_OK(response_json_finish(NULL, &len) == NULL, "  NULL in, NULL out");
+
+	header_len = response_cgi_header(header, sizeof(header), 404, 5);
+	out = response_build(404, 0, "body\n", 5, &len);
+	TAP_OK(out != NULL && len == header_len + 5 &&
+	    memcmp(out, header, header_len) == 0 &&
+	    strcmp(out + header_len, "body\n") == 0,
+	    "response_build: header block then body");
+	free(out);
+	out = response_build(404, 1, "body\n", 5, &len);
+	TAP_OK(out != NULL && len == header_len &&
+	    strcmp(out, header) == 0, "  HEAD: the same headers, no body");
+	free(out);
+	TAP_OK(response_build(200, 0, NULL, 0, &len) == NULL,
+	    "  a NULL body passes through as NULL");
+}
+
+static void
 test_response(void)
 {
 	struct response_info info = { "sync example", 1, 42, 7, 5,
@@ -424,6 +561,10 @@ main(void)
 	test_query();
 	test_handler();
 	test_response();
+	test_text();
+	test_clock();
+	test_request_read();
+	test_response_build();
 	clock_format_local(1732626337000000LL, when);
 	TAP_EQ_STR(when, "2024-11-26 13:05:37", "clock_format_local (UTC)");
 	TAP_OK(clock_thread_id() > 0, "clock_thread_id");
