@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/handler.h"
 #include "common/limits.h"
 #include "common/number.h"
@@ -125,4 +126,20 @@ handler_assign(const struct settings *settings, uint64_t request_no,
 		    (settings->sleep_on != 0 && request_no == settings->sleep_on);
 		plan->sleep_us = plan->sleeper ? settings->sleep_us : 0;
 	}
+}
+
+void
+handler_info_fill(struct response_info *info, const struct handler_plan *plan,
+    const char *message, long thread_id, long pid, int64_t started_us,
+    const char *mode)
+{
+	memset(info, 0, sizeof(*info));
+	info->message = message;
+	info->sleeper = plan->sleeper;
+	info->thread_id = thread_id;
+	info->pid = pid;
+	info->request_no = plan->request_no;
+	info->started_us = started_us;
+	info->finished_us = clock_now_us();
+	info->mode = mode;
 }

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "common/response.h"
 #include "common/settings.h"
 
 /* The CGI meta-variables the handler reads (RFC 3875, section 4.1). */
@@ -56,5 +57,15 @@ int handler_check(const struct settings *settings,
 /* Decides whether request number request_no sleeps, and for how long. */
 void handler_assign(const struct settings *settings, uint64_t request_no,
     struct handler_plan *plan);
+
+/*
+ * Fills the contract fields of a 200 for plan (after handler_assign()):
+ * message and mode as given (mode NULL: none, as /sync), the sleeper and
+ * request number from plan, thread_id and pid of whoever did the work,
+ * started_us, and finished_us as now.
+ */
+void handler_info_fill(struct response_info *info,
+    const struct handler_plan *plan, const char *message, long thread_id,
+    long pid, int64_t started_us, const char *mode);
 
 #endif

@@ -477,6 +477,33 @@ test_request_read(void)
 }
 
 static void
+test_info_fill(void)
+{
+	struct settings s;
+	struct handler_request r = { "GET", NULL, NULL };
+	struct handler_plan p;
+	struct response_info info;
+	char err[SA_ERROR_MAX];
+	int64_t before;
+
+	clear_env();
+	settings_load(&s, "/x", err, sizeof(err));
+	handler_check(&s, &r, 0, &p);
+	handler_assign(&s, 5, &p);
+	before = clock_now_us();
+	handler_info_fill(&info, &p, "async example", 42, 7, 1000, "timer");
+	TAP_EQ_STR(info.message, "async example", "handler_info_fill: message");
+	TAP_OK(info.sleeper && info.request_no == 5, "  sleeper, request_no");
+	TAP_OK(info.thread_id == 42 && info.pid == 7, "  thread_id, pid");
+	TAP_OK(info.started_us == 1000 && info.finished_us >= before,
+	    "  started_us given, finished_us now");
+	TAP_EQ_STR(info.mode, "timer", "  mode");
+	handler_assign(&s, 4, &p);
+	handler_info_fill(&info, &p, "sync example", 1, 2, 3, NULL);
+	TAP_OK(!info.sleeper && info.mode == NULL, "  /sync: no mode");
+}
+
+static void
 test_response_build(void)
 {
 	struct json_object *obj;
@@ -564,6 +591,7 @@ main(void)
 	test_text();
 	test_clock();
 	test_request_read();
+	test_info_fill();
 	test_response_build();
 	clock_format_local(1732626337000000LL, when);
 	TAP_EQ_STR(when, "2024-11-26 13:05:37", "clock_format_local (UTC)");
