@@ -23,9 +23,6 @@
 #include "common/clock.h"
 #include "common/work_blocking.h"
 
-#define WORK_LIBPQ	"libpq.so.5"
-#define WORK_LIBCURL	"libcurl.so.4"
-
 static struct {
 	int		 loaded;
 	__typeof__(&PQconnectdb)		connectdb;
@@ -50,6 +47,51 @@ static struct {
 	__typeof__(&curl_easy_strerror)		easy_strerror;
 } cu;
 
+/* A function of a library and the pointer dlsym fills. */
+struct symbol {
+	const char	*name;
+	void		*slot;		/* a function pointer's address */
+};
+
+static const struct symbol pq_symbols[] = {
+	{ "PQconnectdb", &pq.connectdb },
+	{ "PQstatus", &pq.status },
+	{ "PQerrorMessage", &pq.error_message },
+	{ "PQexecParams", &pq.exec_params },
+	{ "PQresultStatus", &pq.result_status },
+	{ "PQresultErrorMessage", &pq.result_error_message },
+	{ "PQclear", &pq.clear },
+	{ "PQfinish", &pq.finish },
+	{ "PQsocket", &pq.socket },
+	{ NULL, NULL },
+};
+
+static const struct symbol cu_symbols[] = {
+	{ "curl_global_init", &cu.global_init },
+	{ "curl_easy_init", &cu.easy_init },
+	{ "curl_easy_setopt", &cu.easy_setopt },
+	{ "curl_easy_perform", &cu.easy_perform },
+	{ "curl_easy_getinfo", &cu.easy_getinfo },
+	{ "curl_easy_cleanup", &cu.easy_cleanup },
+	{ "curl_easy_strerror", &cu.easy_strerror },
+	{ NULL, NULL },
+};
+
+static int curl_start(char *err, size_t errlen);
+
+/* What each kind of work loads; the library stays loaded for good. */
+static const struct library {
+	const char		*file;		/* dlopen name */
+	const char		*package;	/* the Debian package with it */
+	const struct symbol	*symbols;
+	int			(*start)(char *err, size_t errlen); /* or NULL */
+	int			*loaded;
+} libraries[] = {
+	[WORK_DB] = { "libpq.so.5", "libpq5", pq_symbols, NULL, &pq.loaded },
+	[WORK_HTTP] = { "libcurl.so.4", "libcurl4", cu_symbols, curl_start,
+	    &cu.loaded },
+};
+
 /* Each thread's database connection (block: the loop; offload: a worker;
  * sync_cgi: the process), closed when the thread ends (a pool worker) or
  * by work_blocking_release(). */
@@ -69,149 +111,54 @@ db_key_create(void)
 	pthread_key_create(&work_db_key, db_conn_destroy);
 }
 
-/* dlsym into *slot (a function pointer); -1 if missing. */
 static int
-resolve(void *lib, const char *name, void *slot)
+curl_start(char *err, size_t errlen)
 {
-	void *sym = dlsym(lib, name);
-
-	if (sym == NULL)
-		return -1;
-	memcpy(slot, &sym, sizeof(sym));
-	return 0;
-}
-
-static int
-load_libpq(char *err, size_t errlen)
-{
-	void *lib;
-
-	if (pq.loaded)
-		return 0;
-	if ((lib = dlopen(WORK_LIBPQ, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(err, errlen, "cannot load %s (install the Debian "
-		    "package libpq5): %s", WORK_LIBPQ, dlerror());
-		return -1;
-	}
-	if (resolve(lib, "PQconnectdb", &pq.connectdb) == -1 ||
-	    resolve(lib, "PQstatus", &pq.status) == -1 ||
-	    resolve(lib, "PQerrorMessage", &pq.error_message) == -1 ||
-	    resolve(lib, "PQexecParams", &pq.exec_params) == -1 ||
-	    resolve(lib, "PQresultStatus", &pq.result_status) == -1 ||
-	    resolve(lib, "PQresultErrorMessage",
-	    &pq.result_error_message) == -1 ||
-	    resolve(lib, "PQclear", &pq.clear) == -1 ||
-	    resolve(lib, "PQfinish", &pq.finish) == -1 ||
-	    resolve(lib, "PQsocket", &pq.socket) == -1) {
-		snprintf(err, errlen, "%s lacks a libpq function", WORK_LIBPQ);
-		dlclose(lib);
-		return -1;
-	}
-	pq.loaded = 1;		/* the library stays loaded for good */
-	return 0;
-}
-
-static int
-load_libcurl(char *err, size_t errlen)
-{
-	void *lib;
-
-	if (cu.loaded)
-		return 0;
-	if ((lib = dlopen(WORK_LIBCURL, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(err, errlen, "cannot load %s (install the Debian "
-		    "package libcurl4): %s", WORK_LIBCURL, dlerror());
-		return -1;
-	}
-	if (resolve(lib, "curl_global_init", &cu.global_init) == -1 ||
-	    resolve(lib, "curl_easy_init", &cu.easy_init) == -1 ||
-	    resolve(lib, "curl_easy_setopt", &cu.easy_setopt) == -1 ||
-	    resolve(lib, "curl_easy_perform", &cu.easy_perform) == -1 ||
-	    resolve(lib, "curl_easy_getinfo", &cu.easy_getinfo) == -1 ||
-	    resolve(lib, "curl_easy_cleanup", &cu.easy_cleanup) == -1 ||
-	    resolve(lib, "curl_easy_strerror", &cu.easy_strerror) == -1) {
-		snprintf(err, errlen, "%s lacks a libcurl function",
-		    WORK_LIBCURL);
-		dlclose(lib);
-		return -1;
-	}
 	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "curl_global_init failed");
-		dlclose(lib);
 		return -1;
 	}
-	cu.loaded = 1;
+	return 0;
+}
+
+/* dlopens lib and fills every one of its symbols, or refuses it whole. */
+static int
+library_load(const struct library *lib, char *err, size_t errlen)
+{
+	const struct symbol *symbol;
+	void *handle, *sym;
+
+	if (*lib->loaded)
+		return 0;
+	if ((handle = dlopen(lib->file, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(err, errlen, "cannot load %s (install the Debian "
+		    "package %s): %s", lib->file, lib->package, dlerror());
+		return -1;
+	}
+	for (symbol = lib->symbols; symbol->name != NULL; symbol++) {
+		if ((sym = dlsym(handle, symbol->name)) == NULL) {
+			snprintf(err, errlen, "%s lacks %s", lib->file,
+			    symbol->name);
+			dlclose(handle);
+			return -1;
+		}
+		memcpy(symbol->slot, &sym, sizeof(sym));
+	}
+	if (lib->start != NULL && lib->start(err, errlen) == -1) {
+		dlclose(handle);
+		return -1;
+	}
+	*lib->loaded = 1;
 	return 0;
 }
 
 int
 work_blocking_load(enum settings_work work, char *err, size_t errlen)
 {
-	switch (work) {
-	case WORK_SLEEP:
+	if (work == WORK_SLEEP || (size_t)work >= sizeof(libraries) /
+	    sizeof(libraries[0]))
 		return 0;
-	case WORK_DB:
-		return load_libpq(err, errlen);
-	case WORK_HTTP:
-		return load_libcurl(err, errlen);
-	}
-	return 0;
-}
-
-void
-work_seconds_text(uint64_t us, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "%llu.%03llu", (unsigned long long)(us / 1000000),
-	    (unsigned long long)(us % 1000000 / 1000));
-}
-
-int
-work_upstream_url(const char *upstream, uint64_t sleep_us, char *out,
-    size_t outlen)
-{
-	char seconds[32];
-	size_t base_len = strcspn(upstream, "#");
-	const char *sep = memchr(upstream, '?', base_len) != NULL ? "&" : "?";
-	int n;
-
-	work_seconds_text(sleep_us, seconds, sizeof(seconds));
-	n = snprintf(out, outlen, "%.*s%sseconds=%s", (int)base_len, upstream,
-	    sep, seconds);
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
-
-void
-work_result_set(struct work_result *result, int status, const char *what,
-    const char *detail)
-{
-	size_t len, i;
-	int space = 0;
-	char *p;
-
-	result->status = status;
-	snprintf(result->error, sizeof(result->error), "%s%s", what,
-	    detail != NULL && detail[0] != '\0' ? ": " : "");
-	len = strlen(result->error);
-	p = result->error + len;
-	/* One line: runs of whitespace become one space, others '.'. */
-	for (i = 0; detail != NULL && detail[i] != '\0' &&
-	    len + 1 < sizeof(result->error); i++) {
-		unsigned char c = (unsigned char)detail[i];
-
-		if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-			space = 1;
-			continue;
-		}
-		if (space && p > result->error &&
-		    p[-1] != ' ' && len + 2 < sizeof(result->error)) {
-			*p++ = ' ';
-			len++;
-		}
-		space = 0;
-		*p++ = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
-		len++;
-	}
-	*p = '\0';
+	return library_load(&libraries[work], err, errlen);
 }
 
 /*
@@ -308,7 +255,7 @@ curl_discard(char *data, size_t size, size_t count, void *arg)
 }
 
 int
-work_curl_setup(void *easy, const char *url, uint64_t timeout_us,
+work_blocking_curl_setup(void *easy, const char *url, uint64_t timeout_us,
     char *errbuf, void *private_data)
 {
 	long timeout_ms = (long)(timeout_us / 1000);
@@ -336,7 +283,7 @@ work_curl_setup(void *easy, const char *url, uint64_t timeout_us,
 }
 
 void
-work_curl_finish(void *easy, int code, const char *errbuf,
+work_blocking_curl_finish(void *easy, int code, const char *errbuf,
     uint64_t timeout_us, struct work_result *result)
 {
 	char what[96], seconds[32];
@@ -377,7 +324,7 @@ run_http(const struct settings *settings, uint64_t sleep_us,
 		return;
 	}
 	if ((easy = cu.easy_init()) == NULL ||
-	    work_curl_setup(easy, url, settings->upstream_timeout_us, errbuf,
+	    work_blocking_curl_setup(easy, url, settings->upstream_timeout_us, errbuf,
 	    NULL) == -1) {
 		work_result_set(result, 502, "upstream request failed",
 		    "cannot set up a libcurl handle");
@@ -386,7 +333,7 @@ run_http(const struct settings *settings, uint64_t sleep_us,
 		return;
 	}
 	code = cu.easy_perform(easy);
-	work_curl_finish(easy, (int)code, errbuf,
+	work_blocking_curl_finish(easy, (int)code, errbuf,
 	    settings->upstream_timeout_us, result);
 	cu.easy_cleanup(easy);
 }
@@ -395,7 +342,7 @@ void
 work_blocking_run(const struct settings *settings, uint64_t sleep_us,
     struct work_result *result)
 {
-	char err[SA_WORK_ERROR_MAX];
+	char err[SA_ERROR_MAX];
 
 	result->status = 0;
 	result->error[0] = '\0';
