@@ -66,7 +66,8 @@ check_overrides(const struct handler_request *request, int allow_mode,
 		if (number_parse_seconds(value, SA_SLEEP_MAX_US,
 		    &plan->sleep_override_us) != NUMBER_OK)
 			return reject(plan, 400, "query parameter sleep must "
-			    "be seconds between 0 and 3600, such as 2 or 0.5");
+			    "be seconds between 0 and " SA_TEXT(SA_SLEEP_MAX_S)
+			    ", such as 2 or 0.5");
 		plan->sleep_override = 1;
 	} else if (result != QUERY_ABSENT)
 		return query_error(plan, "sleep", result);

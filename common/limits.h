@@ -13,14 +13,17 @@
 #define SA_ERROR_MAX		256			/* bytes of an error message, NUL included */
 
 /* Settings (environment variables and query overrides). */
-#define SA_SLEEP_MAX_US		(3600ULL * 1000000ULL)	/* 1 hour */
+#define SA_SLEEP_MAX_S		3600			/* seconds (1 hour) */
+#define SA_SLEEP_MAX_US		(SA_SLEEP_MAX_S * 1000000ULL) /* the same in µs */
 #define SA_SLEEP_ON_MAX		1000000000UL		/* request number */
 #define SA_POOL_THREADS_MAX	1024UL			/* threads */
 #define SA_SETTING_MAX		256			/* bytes of one value */
 #define SA_DB_POOL_MAX		1000UL			/* database connections */
-#define SA_UPSTREAM_TIMEOUT_MAX_US (3600ULL * 1000000ULL) /* 1 hour */
+#define SA_UPSTREAM_TIMEOUT_MIN_US 1000ULL		/* µs (1 ms) */
+#define SA_UPSTREAM_TIMEOUT_MAX_S 3600			/* seconds (1 hour) */
+#define SA_UPSTREAM_TIMEOUT_MAX_US (SA_UPSTREAM_TIMEOUT_MAX_S * 1000000ULL) /* µs */
 #define SA_WORK_URL_MAX		2048			/* bytes of the upstream URL */
-#define SA_WORK_ERROR_MAX	256			/* bytes of a work error */
+#define SA_WORK_ERROR_MAX	SA_ERROR_MAX		/* former name */
 
 /* sync_cgi as a FastCGI worker pool (/pool). */
 #define SA_POOL_WORKERS_MAX	256U			/* processes */
@@ -44,5 +47,13 @@
 #define SA_FCGI_EMFILE_PAUSE_MS	1000UL			/* listener pause */
 #define SA_WATCHDOG_TICK_MS	20UL			/* loop lateness probe */
 #define SA_WATCHDOG_STALL_MS	100UL			/* stall worth a log line */
+
+/*
+ * A limit as a string literal, for messages that are constants:
+ * SA_TEXT(SA_SLEEP_MAX_S) is "3600".  Only for limits written as one
+ * decimal literal (the *_S above); others are formatted at run time.
+ */
+#define SA_TEXT(limit)		SA_TEXT_(limit)
+#define SA_TEXT_(limit)		#limit
 
 #endif

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <stdio.h>
+
 #include "common/number.h"
 
 static int
@@ -94,6 +96,21 @@ range:
 	while (is_digit(*p) || *p == '.')
 		p++;
 	return *p == '\0' ? NUMBER_RANGE : NUMBER_SYNTAX;
+}
+
+void
+number_format_seconds(uint64_t us, char *out, size_t outlen)
+{
+	char fraction[8];
+	size_t len;
+
+	snprintf(fraction, sizeof(fraction), "%06llu",
+	    (unsigned long long)(us % 1000000));
+	for (len = 6; len > 0 && fraction[len - 1] == '0'; len--)
+		continue;
+	fraction[len] = '\0';
+	snprintf(out, outlen, "%llu%s%s", (unsigned long long)(us / 1000000),
+	    len > 0 ? "." : "", fraction);
 }
 
 const char *

@@ -9,6 +9,7 @@
 #ifndef SYNCASYNC_COMMON_NUMBER_H
 #define SYNCASYNC_COMMON_NUMBER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum number_result {
@@ -31,6 +32,14 @@ enum number_result number_parse_uint(const char *text, uint64_t min,
  */
 enum number_result number_parse_seconds(const char *text, uint64_t max_us,
     uint64_t *out_us);
+
+/*
+ * Formats microseconds as the shortest seconds number_parse_seconds()
+ * reads back: 3600000000 as "3600", 1000 as "0.001" (for error messages
+ * that state a bound).  NUMBER_SECONDS_TEXT bytes always suffice.
+ */
+#define NUMBER_SECONDS_TEXT 28
+void number_format_seconds(uint64_t us, char *out, size_t outlen);
 
 /* A short English description of a result, for error messages. */
 const char *number_strerror(enum number_result result);

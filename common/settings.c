@@ -14,26 +14,19 @@
 #include "common/limits.h"
 #include "common/number.h"
 #include "common/settings.h"
+#include "common/text.h"
 
 void
 settings_sanitise(const char *text, char *out, size_t outlen)
 {
-	size_t i, len = strlen(text), keep = len;
+	size_t len = strlen(text);
 
-	if (outlen == 0)
+	if (len < outlen || outlen <= 4) {
+		text_sanitise(text, len, out, outlen);
 		return;
-	if (keep > outlen - 1) {
-		keep = outlen > 4 ? outlen - 4 : outlen - 1;
 	}
-	for (i = 0; i < keep; i++) {
-		unsigned char c = (unsigned char)text[i];
-		out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
-	}
-	if (keep < len && outlen > 4) {
-		memcpy(out + keep, "...", 3);
-		keep += 3;
-	}
-	out[keep] = '\0';
+	text_sanitise(text, outlen - 4, out, outlen);
+	memcpy(out + outlen - 4, "...", 4);
 }
 
 static int
@@ -112,57 +105,41 @@ settings_work_name(enum settings_work work)
 }
 
 int
-settings_check_upstream(const char *url, const char **why)
+settings_check_upstream(const char *url, char *err, size_t errlen)
 {
 	static const char *const own[] = { "async", "sync", "pool", "stats" };
-	const char *host, *path, *end, *segment;
+	const char *host, *path, *segment, *why = NULL;
 	size_t i, len;
 
 	if (strncmp(url, "http://", 7) == 0)
 		host = url + 7;
 	else if (strncmp(url, "https://", 8) == 0)
 		host = url + 8;
-	else {
-		*why = "must start with http:// or https://";
-		return -1;
+	else
+		why = "must start with http:// or https://";
+	if (why == NULL && strlen(url) >= SA_WORK_URL_MAX)
+		why = "is too long";
+	for (i = 0; why == NULL && url[i] != '\0'; i++)
+		if ((unsigned char)url[i] <= 0x20 ||
+		    (unsigned char)url[i] >= 0x7f)
+			why = "must not contain spaces or control bytes";
+	if (why == NULL && (path = host + strcspn(host, "/?#")) == host)
+		why = "has no host";
+	/* The path's last segment, as async_fcgi routes. */
+	if (why == NULL && *path == '/') {
+		len = text_last_segment(path, &segment);
+		for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+			if (strlen(own[i]) == len &&
+			    memcmp(segment, own[i], len) == 0)
+				why = "ends in one of the responder's own routes "
+				    "(async, sync, pool, stats): the upstream "
+				    "must be another service, never the "
+				    "responder itself";
 	}
-	if (strlen(url) >= SA_WORK_URL_MAX) {
-		*why = "is too long";
-		return -1;
-	}
-	for (i = 0; url[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)url[i];
-
-		if (c <= 0x20 || c >= 0x7f) {
-			*why = "must not contain spaces or control bytes";
-			return -1;
-		}
-	}
-	path = host + strcspn(host, "/?#");
-	if (path == host) {
-		*why = "has no host";
-		return -1;
-	}
-	/* The path's last segment, as async_fcgi routes (trailing '/' off). */
-	if (*path != '/')
+	if (why == NULL)
 		return 0;
-	end = path + strcspn(path, "?#");
-	len = (size_t)(end - path);
-	while (len > 1 && path[len - 1] == '/')
-		len--;
-	segment = path + len;
-	while (segment > path && segment[-1] != '/')
-		segment--;
-	len -= (size_t)(segment - path);
-	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-		if (strlen(own[i]) == len && memcmp(segment, own[i], len) == 0) {
-			*why = "ends in one of the responder's own routes "
-			    "(async, sync, pool, stats): the upstream must be "
-			    "another service, never the responder itself";
-			return -1;
-		}
-	}
-	return 0;
+	snprintf(err, errlen, "%s", why);
+	return -1;
 }
 
 /* A string variable: NULL when unset or empty (lighttpd passes unset
@@ -198,11 +175,33 @@ load_uint(const char *name, uint64_t min, uint64_t max, uint64_t *out,
 	return bad_value(name, value, number_strerror(result), err, errlen);
 }
 
+/* Reads seconds in [min_us, max_us] from value, the variable name's. */
+static int
+load_seconds(const char *name, const char *value, uint64_t min_us,
+    uint64_t max_us, const char *example, uint64_t *out, char *err,
+    size_t errlen)
+{
+	char why[128], min[NUMBER_SECONDS_TEXT], max[NUMBER_SECONDS_TEXT];
+	uint64_t us;
+
+	if (number_parse_seconds(value, max_us, &us) == NUMBER_OK &&
+	    us >= min_us) {
+		*out = us;
+		return 0;
+	}
+	number_format_seconds(min_us, min, sizeof(min));
+	number_format_seconds(max_us, max, sizeof(max));
+	snprintf(why, sizeof(why), "must be seconds from %s to %s, such as %s",
+	    min, max, example);
+	return bad_value(name, value, why, err, errlen);
+}
+
 /* SYNCASYNC_WORK and what each kind of work needs. */
 static int
 settings_load_work(struct settings *s, char *err, size_t errlen)
 {
-	const char *value, *why;
+	char why[SA_ERROR_MAX];
+	const char *value;
 
 	if ((value = getenv("SYNCASYNC_WORK")) != NULL &&
 	    settings_parse_work(value, &s->work) == -1)
@@ -211,14 +210,11 @@ settings_load_work(struct settings *s, char *err, size_t errlen)
 	if (load_uint("SYNCASYNC_DB_POOL", 1, SA_DB_POOL_MAX, &s->db_pool,
 	    err, errlen) == -1)
 		return -1;
-	if ((value = getenv("SYNCASYNC_UPSTREAM_TIMEOUT")) != NULL) {
-		if (number_parse_seconds(value, SA_UPSTREAM_TIMEOUT_MAX_US,
-		    &s->upstream_timeout_us) != NUMBER_OK ||
-		    s->upstream_timeout_us < 1000)
-			return bad_value("SYNCASYNC_UPSTREAM_TIMEOUT", value,
-			    "must be seconds from 0.001 to 3600, such as 30",
-			    err, errlen);
-	}
+	if ((value = getenv("SYNCASYNC_UPSTREAM_TIMEOUT")) != NULL &&
+	    load_seconds("SYNCASYNC_UPSTREAM_TIMEOUT", value,
+	    SA_UPSTREAM_TIMEOUT_MIN_US, SA_UPSTREAM_TIMEOUT_MAX_US, "30",
+	    &s->upstream_timeout_us, err, errlen) == -1)
+		return -1;
 	s->db = load_string("SYNCASYNC_DB");
 	if (s->work == WORK_DB && s->db == NULL) {
 		snprintf(err, errlen, "SYNCASYNC_WORK=db needs SYNCASYNC_DB, "
@@ -228,7 +224,7 @@ settings_load_work(struct settings *s, char *err, size_t errlen)
 	}
 	s->upstream = load_string("SYNCASYNC_UPSTREAM");
 	if (s->upstream != NULL &&
-	    settings_check_upstream(s->upstream, &why) == -1) {
+	    settings_check_upstream(s->upstream, why, sizeof(why)) == -1) {
 		if (s->work == WORK_HTTP)
 			return bad_value("SYNCASYNC_UPSTREAM", s->upstream, why,
 			    err, errlen);
@@ -262,17 +258,10 @@ settings_load(struct settings *s, const char *default_state_dir,
 	s->db_pool = 10;
 	s->upstream_timeout_us = 30 * 1000000ULL;
 
-	if ((value = getenv("SYNCASYNC_SLEEP_SECONDS")) != NULL) {
-		enum number_result result;
-
-		result = number_parse_seconds(value, SA_SLEEP_MAX_US,
-		    &s->sleep_us);
-		if (result != NUMBER_OK)
-			return bad_value("SYNCASYNC_SLEEP_SECONDS", value,
-			    result == NUMBER_RANGE ?
-			    "must be at most 3600 seconds" :
-			    "must be seconds such as 20 or 0.5", err, errlen);
-	}
+	if ((value = getenv("SYNCASYNC_SLEEP_SECONDS")) != NULL &&
+	    load_seconds("SYNCASYNC_SLEEP_SECONDS", value, 0, SA_SLEEP_MAX_US,
+	    "20 or 0.5", &s->sleep_us, err, errlen) == -1)
+		return -1;
 	if ((value = getenv("SYNCASYNC_SLEEP_ON")) != NULL &&
 	    strcmp(value, "all") == 0)
 		s->sleep_all = 1;

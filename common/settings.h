@@ -72,9 +72,9 @@ const char *settings_work_name(enum settings_work work);
  * Checks an upstream URL: http:// or https://, a host, and a last path
  * segment that is none of the responder's own routes (async, sync, pool,
  * stats), since the upstream must never be the responder itself.  Returns
- * 0, or -1 with the reason (a static string) in *why.
+ * 0, or -1 with the reason in err.
  */
-int settings_check_upstream(const char *url, const char **why);
+int settings_check_upstream(const char *url, char *err, size_t errlen);
 
 /*
  * Copies text into out (size outlen) for a log line or an error message:

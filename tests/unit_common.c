@@ -226,12 +226,12 @@ test_settings(void)
 	    "  but not when the work does not use it");
 
 	for (i = 0; i < sizeof(upstreams) / sizeof(upstreams[0]); i++) {
-		const char *why = NULL;
-		char what[128];
+		char what[128], why[SA_ERROR_MAX];
 
 		snprintf(what, sizeof(what), "upstream %s %s", upstreams[i].url,
 		    upstreams[i].ok ? "accepted" : "refused");
-		TAP_EQ_INT(settings_check_upstream(upstreams[i].url, &why),
+		TAP_EQ_INT(settings_check_upstream(upstreams[i].url, why,
+		    sizeof(why)),
 		    upstreams[i].ok ? 0 : -1, what);
 	}
 
@@ -258,7 +258,8 @@ static void
 test_work_helpers(void)
 {
 	struct work_result r;
-	char url[64], seconds[32];
+	char url[64], seconds[32], long_detail[2 * SA_ERROR_MAX];
+	char err[SA_ERROR_MAX];
 
 	work_seconds_text(2500000, seconds, sizeof(seconds));
 	TAP_EQ_STR(seconds, "2.500", "work seconds text");
@@ -278,6 +279,24 @@ test_work_helpers(void)
 	    "connection due to. shutdown", "  the detail on one clean line");
 	work_result_set(&r, 504, "upstream timed out", "");
 	TAP_EQ_STR(r.error, "upstream timed out", "  no detail, no colon");
+	work_result_set(&r, 502, "failed", " \n\t ");
+	TAP_EQ_STR(r.error, "failed", "  white space only: no colon");
+	work_result_set(&r, 502, "failed", "\n  a\x80" "b  \r\n");
+	TAP_EQ_STR(r.error, "failed: a.b", "  no space at either end");
+	memset(long_detail, 'x', sizeof(long_detail) - 1);
+	long_detail[sizeof(long_detail) - 1] = '\0';
+	work_result_set(&r, 502, "failed", long_detail);
+	TAP_EQ_INT(strlen(r.error), SA_ERROR_MAX - 1,
+	    "  a long detail is cut to SA_ERROR_MAX");
+	TAP_OK(strncmp(r.error, "failed: xxx", 11) == 0, "  after its prefix");
+	TAP_EQ_INT(work_blocking_load(WORK_SLEEP, err, sizeof(err)), 0,
+	    "work_blocking_load(sleep) loads nothing");
+	TAP_EQ_INT(work_blocking_load(WORK_DB, err, sizeof(err)), 0,
+	    "work_blocking_load(db) loads libpq");
+	TAP_EQ_INT(work_blocking_load(WORK_DB, err, sizeof(err)), 0,
+	    "  once: a second call is a no-op");
+	TAP_EQ_INT(work_blocking_load(WORK_HTTP, err, sizeof(err)), 0,
+	    "work_blocking_load(http) loads libcurl");
 }
 
 static void
@@ -370,6 +389,62 @@ test_handler(void)
 	r.content_length = "99999999999";
 	TAP_EQ_INT(handler_check(&s, &r, 0, &p), -1, "huge length");
 	TAP_EQ_INT(p.status, 413, "  with 413");
+}
+
+static void
+test_bounds(void)
+{
+	static const struct {
+		uint64_t us;
+		const char *text;
+	} formats[] = {
+		{ 0, "0" }, { 1, "0.000001" }, { 1000, "0.001" },
+		{ 500000, "0.5" }, { 2250000, "2.25" }, { 20000000, "20" },
+		{ 3600000000ULL, "3600" }, { UINT64_MAX, "18446744073709.551615" },
+	};
+	struct settings s;
+	struct handler_request r = { "GET", "sleep=4000", NULL };
+	struct handler_plan p;
+	char text[NUMBER_SECONDS_TEXT], err[SA_ERROR_MAX], what[64];
+	uint64_t us;
+	size_t i;
+
+	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		number_format_seconds(formats[i].us, text, sizeof(text));
+		snprintf(what, sizeof(what), "number_format_seconds(%llu)",
+		    (unsigned long long)formats[i].us);
+		TAP_EQ_STR(text, formats[i].text, what);
+		if (formats[i].us <= SA_SLEEP_MAX_US)
+			TAP_OK(number_parse_seconds(text, SA_SLEEP_MAX_US,
+			    &us) == NUMBER_OK && us == formats[i].us,
+			    "  reads back");
+	}
+	number_format_seconds(SA_SLEEP_MAX_US, text, sizeof(text));
+	TAP_EQ_STR(SA_TEXT(SA_SLEEP_MAX_S), text,
+	    "SA_TEXT(SA_SLEEP_MAX_S) is SA_SLEEP_MAX_US in seconds");
+	number_format_seconds(SA_UPSTREAM_TIMEOUT_MAX_US, text, sizeof(text));
+	TAP_EQ_STR(SA_TEXT(SA_UPSTREAM_TIMEOUT_MAX_S), text,
+	    "SA_TEXT(SA_UPSTREAM_TIMEOUT_MAX_S) likewise");
+
+	clear_env();
+	settings_load(&s, "/x", err, sizeof(err));
+	s.query_overrides = 1;
+	handler_check(&s, &r, 0, &p);
+	number_format_seconds(SA_SLEEP_MAX_US, text, sizeof(text));
+	TAP_OK(p.error != NULL && strstr(p.error, text) != NULL,
+	    "?sleep= past the bound: the message states SA_SLEEP_MAX_US");
+	setenv("SYNCASYNC_SLEEP_SECONDS", "3601", 1);
+	TAP_EQ_INT(settings_load(&s, "/x", err, sizeof(err)), -1,
+	    "SYNCASYNC_SLEEP_SECONDS=3601 refused");
+	TAP_OK(strstr(err, "from 0 to 3600,") != NULL,
+	    "  the message states the bounds");
+	clear_env();
+	setenv("SYNCASYNC_UPSTREAM_TIMEOUT", "0.0009", 1);
+	TAP_EQ_INT(settings_load(&s, "/x", err, sizeof(err)), -1,
+	    "SYNCASYNC_UPSTREAM_TIMEOUT under 1 ms refused");
+	TAP_OK(strstr(err, "from 0.001 to 3600,") != NULL,
+	    "  the message states SA_UPSTREAM_TIMEOUT_MIN_US and _MAX_US");
+	clear_env();
 }
 
 static void
@@ -588,6 +663,7 @@ main(void)
 	test_query();
 	test_handler();
 	test_response();
+	test_bounds();
 	test_text();
 	test_clock();
 	test_request_read();
