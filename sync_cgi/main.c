@@ -94,7 +94,7 @@ cgi_serve(void)
 {
 	static char out_buffer[8192];
 	struct settings settings;
-	char error[SETTINGS_ERROR_MAX];
+	char error[SA_ERROR_MAX];
 	struct sync_io io = { cgi_param, cgi_write, NULL };
 	int ok;
 
@@ -140,7 +140,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen_spec = NULL;
-	char error[LISTEN_ERROR_MAX];
+	char error[SA_ERROR_MAX];
 	unsigned workers = 0;
 	int ch, fd, status;
 

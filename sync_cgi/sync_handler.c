@@ -11,25 +11,24 @@
 #include "common/clock.h"
 #include "common/counter.h"
 #include "common/handler.h"
+#include "common/limits.h"
 #include "common/response.h"
 #include "common/settings.h"
 #include "common/work_blocking.h"
 #include "sync_cgi/sync_handler.h"
 
-/* Writes the header block and, unless head, the body.  0 or -1. */
+/* Writes the whole response (the body unless head).  0 or -1. */
 static int
 send_response(const struct sync_io *io, int status, int head,
     const char *body, size_t body_len)
 {
-	char header[RESPONSE_HEADER_MAX];
-	size_t n = response_cgi_header(header, sizeof(header), status,
-	    body_len);
+	size_t len = 0;
+	char *response = response_build(status, head, body, body_len, &len);
+	int rc = response != NULL && io->write(io->ctx, response, len) == 0 ?
+	    0 : -1;
 
-	if (n == 0 || io->write(io->ctx, header, n) == -1)
-		return -1;
-	if (!head && io->write(io->ctx, body, body_len) == -1)
-		return -1;
-	return 0;
+	free(response);
+	return rc;
 }
 
 /* Answers with {"error": public_message}; detail goes to the error log. */
@@ -56,15 +55,13 @@ sync_handler_serve(const struct sync_io *io, const struct settings *settings,
 	struct handler_request request;
 	struct handler_plan plan;
 	struct response_info info;
-	char detail[256];
+	char detail[SA_ERROR_MAX];
 	uint64_t request_no;
 	int64_t started_us = clock_now_us();
 	char *body;
 	size_t len = 0;
 
-	request.method = io->param(io->ctx, "REQUEST_METHOD");
-	request.query = io->param(io->ctx, "QUERY_STRING");
-	request.content_length = io->param(io->ctx, "CONTENT_LENGTH");
+	handler_request_read(&request, io->param, io->ctx);
 	if (settings == NULL)
 		return send_error(io, 500, 0, settings_error, NULL);
 	if (handler_check(settings, &request, 0, &plan) == -1)
@@ -87,14 +84,8 @@ sync_handler_serve(const struct sync_io *io, const struct settings *settings,
 			    work.error, NULL);
 	}
 
-	memset(&info, 0, sizeof(info));
-	info.message = "sync example";
-	info.sleeper = plan.sleeper;
-	info.thread_id = clock_thread_id();
-	info.pid = (long)getpid();
-	info.request_no = request_no;
-	info.started_us = started_us;
-	info.finished_us = clock_now_us();
+	handler_info_fill(&info, &plan, "sync example", clock_thread_id(),
+	    (long)getpid(), started_us, NULL);
 	if ((body = response_json(&info, &len)) == NULL)
 		return send_error(io, 500, plan.head, "out of memory", NULL);
 	if (send_response(io, 200, plan.head, body, len) == -1)

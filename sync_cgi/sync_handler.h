@@ -13,11 +13,11 @@
 
 #include <stddef.h>
 
+#include "common/handler.h"
 #include "common/settings.h"
 
 struct sync_io {
-	/* A CGI meta-variable of the request, or NULL. */
-	const char     *(*param)(void *ctx, const char *name);
+	handler_param_fn param;		/* a CGI meta-variable, or NULL */
 	/* Writes len bytes of the response; 0, or -1 when the peer is gone. */
 	int		(*write)(void *ctx, const void *data, size_t len);
 	void	       *ctx;
