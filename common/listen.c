@@ -54,58 +54,66 @@ listen_systemd(const char *program)
 	return listen_is_listening(LISTEN_FDS_START) ? LISTEN_FDS_START : -1;
 }
 
+/* Says what failed on the socket for --listen spec (addr: what it is). */
 static int
-listen_unix(const char *path, char *err, size_t errlen)
+fail(int fd, char *err, size_t errlen, const char *spec, const char *addr,
+    const char *what)
+{
+	int error = errno;
+
+	snprintf(err, errlen, "--listen %s%s%s%s: %s: %s", spec,
+	    addr != NULL ? " (" : "", addr != NULL ? addr : "",
+	    addr != NULL ? ")" : "", what, strerror(error));
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+static int
+listen_unix(const char *spec, const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
 	struct stat st;
 	mode_t old_mask;
-	int fd;
+	int fd, rc;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "--listen unix:%s: path too long", path);
+		snprintf(err, errlen, "--listen %s: path too long (at most %zu "
+		    "bytes)", spec, sizeof(sun.sun_path) - 1);
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
 	/* Replace a stale socket, never anything else. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "--listen unix:%s: exists and is "
-			    "not a socket", path);
+			snprintf(err, errlen, "--listen %s: exists and is not "
+			    "a socket", spec);
 			return -1;
 		}
 		unlink(path);
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return fail(-1, err, errlen, spec, NULL, "socket");
 	old_mask = umask(0117);		/* the socket is created 0660 */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old_mask);
-		snprintf(err, errlen, "--listen unix:%s: cannot bind", path);
-		goto fail;
-	}
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old_mask);
-	if (listen(fd, SA_FCGI_BACKLOG) == -1) {
-		snprintf(err, errlen, "listen: %s", strerror(errno));
-		goto fail;
-	}
+	if (rc == -1)
+		return fail(fd, err, errlen, spec, NULL, "cannot bind");
+	if (listen(fd, SA_FCGI_BACKLOG) == -1)
+		return fail(fd, err, errlen, spec, NULL, "cannot listen");
 	return fd;
-fail:
-	close(fd);
-	return -1;
 }
 
 static int
 listen_tcp(const char *spec, char *err, size_t errlen)
 {
-	char host[256] = "127.0.0.1";
+	char host[256] = "127.0.0.1", addr[sizeof(host) + 16];
 	const char *port = spec, *colon = strrchr(spec, ':');
 	struct addrinfo hints, *res = NULL;
 	uint64_t port_number;
+	const char *shown;
 	int fd, one = 1;
 
 	if (colon != NULL) {
@@ -136,17 +144,19 @@ listen_tcp(const char *spec, char *err, size_t errlen)
 		    "port", spec);
 		return -1;
 	}
+	snprintf(addr, sizeof(addr), res->ai_family == AF_INET6 ?
+	    "[%s]:%s" : "%s:%s", host, port);
+	shown = strcmp(addr, spec) != 0 ? addr : NULL;	/* a bare port */
 	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
-	if (fd == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
-	    listen(fd, SA_FCGI_BACKLOG) == -1) {
-		snprintf(err, errlen, "--listen %s: cannot bind and listen",
-		    spec);
-		if (fd != -1)
-			close(fd);
-		fd = -1;
-	}
+	if (fd == -1)
+		fd = fail(-1, err, errlen, spec, shown, "socket");
+	else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1)
+		fd = fail(fd, err, errlen, spec, shown, "SO_REUSEADDR");
+	else if (bind(fd, res->ai_addr, res->ai_addrlen) == -1)
+		fd = fail(fd, err, errlen, spec, shown, "cannot bind");
+	else if (listen(fd, SA_FCGI_BACKLOG) == -1)
+		fd = fail(fd, err, errlen, spec, shown, "cannot listen");
 	freeaddrinfo(res);
 	return fd;
 }
@@ -155,6 +165,6 @@ int
 listen_open(const char *spec, char *err, size_t errlen)
 {
 	if (strncmp(spec, "unix:", 5) == 0)
-		return listen_unix(spec + 5, err, errlen);
+		return listen_unix(spec, spec + 5, err, errlen);
 	return listen_tcp(spec, err, errlen);
 }

@@ -14,7 +14,9 @@
 
 #include <stddef.h>
 
-#define LISTEN_ERROR_MAX 512
+#include "common/limits.h"
+
+#define LISTEN_ERROR_MAX SA_ERROR_MAX	/* former name */
 
 /* 1 when fd is a listening socket (SO_ACCEPTCONN), else 0.  No side effects. */
 int listen_is_listening(int fd);
@@ -35,8 +37,9 @@ int listen_systemd(const char *program);
  *                 replaced, anything else there is an error;
  *   [HOST:]PORT   TCP on a numeric address (IPv6 in brackets); a bare port
  *                 means 127.0.0.1.  SO_REUSEADDR is set.
- * Returns the descriptor, or -1 with a message starting "--listen" (or
- * naming the failed system call) in err.
+ * Returns the descriptor, or -1 with a message in err that starts
+ * "--listen SPEC", names the address a bare port means, and says why
+ * (strerror: address in use, permission denied, no such directory...).
  */
 int listen_open(const char *spec, char *err, size_t errlen);
 

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/limits.h"
+
 enum settings_mode {
 	MODE_BLOCK = 0,		/* sleep() on the loop thread: the mistake */
 	MODE_TIMER,		/* a loop timer: asyncio.sleep */
@@ -40,7 +42,7 @@ struct settings {
 	uint64_t	upstream_timeout_us; /* SYNCASYNC_UPSTREAM_TIMEOUT */
 };
 
-#define SETTINGS_ERROR_MAX 256
+#define SETTINGS_ERROR_MAX SA_ERROR_MAX	/* former name */
 
 /*
  * Fills *s from the environment, starting from the defaults; state_dir

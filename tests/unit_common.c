@@ -4,12 +4,17 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <json-c/json.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/handler.h"
 #include "common/limits.h"
+#include "common/listen.h"
 #include "common/number.h"
 #include "common/query.h"
 #include "common/response.h"
@@ -392,6 +397,50 @@ test_handler(void)
 }
 
 static void
+test_listen(void)
+{
+	struct sockaddr_in sin;
+	socklen_t sin_len = sizeof(sin);
+	char err[SA_ERROR_MAX], spec[16], addr[48];
+	int held, fd;
+
+	/* A port another socket listens on: "address in use", the address. */
+	held = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	TAP_OK(held != -1 && bind(held, (struct sockaddr *)&sin,
+	    sizeof(sin)) == 0 && listen(held, 1) == 0 &&
+	    getsockname(held, (struct sockaddr *)&sin, &sin_len) == 0,
+	    "listen: hold a loopback port");
+	snprintf(spec, sizeof(spec), "%u", (unsigned)ntohs(sin.sin_port));
+	snprintf(addr, sizeof(addr), "(127.0.0.1:%s)", spec);
+	err[0] = '\0';
+	fd = listen_open(spec, err, sizeof(err));
+	TAP_EQ_INT(fd, -1, "listen_open on a port in use fails");
+	TAP_OK(strstr(err, "Address already in use") != NULL,
+	    "  saying the address is in use");
+	TAP_OK(strstr(err, addr) != NULL, "  naming the address a bare port "
+	    "means");
+	printf("# %s\n", err);
+	close(held);
+
+	fd = listen_open("unix:/nonexistent-syncasync-dir/s.sock", err,
+	    sizeof(err));
+	TAP_EQ_INT(fd, -1, "listen_open in a missing directory fails");
+	TAP_OK(strstr(err, "No such file or directory") != NULL &&
+	    strstr(err, "unix:/nonexistent-syncasync-dir/s.sock") != NULL,
+	    "  saying so and naming the path");
+	printf("# %s\n", err);
+	fd = listen_open("unix:/dev/null", err, sizeof(err));
+	TAP_OK(fd == -1 && strstr(err, "not a socket") != NULL,
+	    "listen_open over a file that is not a socket refuses");
+	fd = listen_open("127.0.0.1:0", err, sizeof(err));
+	TAP_OK(fd == -1 && strstr(err, "65535") != NULL,
+	    "listen_open: port 0 is out of range");
+}
+
+static void
 test_bounds(void)
 {
 	static const struct {
@@ -664,6 +713,7 @@ main(void)
 	test_handler();
 	test_response();
 	test_bounds();
+	test_listen();
 	test_text();
 	test_clock();
 	test_request_read();
