@@ -56,7 +56,7 @@ struct probe_http_run {
 };
 
 static int64_t
-probe_http_now_us(void)
+now_us(void)
 {
 	struct timespec ts;
 
@@ -94,7 +94,7 @@ probe_http_check_url(const char *url, char *err, size_t errlen)
 }
 
 static const char *
-probe_http_error_name(enum evhttp_request_error error)
+error_name(enum evhttp_request_error error)
 {
 	switch (error) {
 	case EVREQ_HTTP_TIMEOUT:
@@ -114,7 +114,7 @@ probe_http_error_name(enum evhttp_request_error error)
 }
 
 static void
-probe_http_progress(const struct probe_http_call *call)
+print_progress(const struct probe_http_call *call)
 {
 	const struct probe_result *row = call->row;
 	FILE *out = call->run->progress;
@@ -134,23 +134,23 @@ probe_http_progress(const struct probe_http_call *call)
 
 /* Ends a call exactly once: stops its timer, reports it, counts it down. */
 static void
-probe_http_finish(struct probe_http_call *call)
+finish_call(struct probe_http_call *call)
 {
 	struct probe_http_run *run = call->run;
 
 	call->done = 1;
 	call->req = NULL;
 	if (call->row->received_us == 0)
-		call->row->received_us = probe_http_now_us();
+		call->row->received_us = now_us();
 	if (call->timer != NULL)
 		event_del(call->timer);
-	probe_http_progress(call);
+	print_progress(call);
 	if (run->pending > 0 && --run->pending == 0)
 		event_base_loopbreak(run->base);
 }
 
 static void
-probe_http_errorcb(enum evhttp_request_error error, void *arg)
+errorcb(enum evhttp_request_error error, void *arg)
 {
 	struct probe_http_call *call = arg;
 
@@ -167,7 +167,7 @@ probe_http_errorcb(enum evhttp_request_error error, void *arg)
  * timeout instead).
  */
 static void
-probe_http_donecb(struct evhttp_request *req, void *arg)
+donecb(struct evhttp_request *req, void *arg)
 {
 	struct probe_http_call *call = arg;
 	struct probe_result *row = call->row;
@@ -177,11 +177,11 @@ probe_http_donecb(struct evhttp_request *req, void *arg)
 
 	if (call->done)
 		return;
-	row->received_us = probe_http_now_us();
+	row->received_us = now_us();
 	if (req == NULL || evhttp_request_get_response_code(req) == 0) {
 		if (call->have_error)
 			probe_result_set_error(row, "%s",
-			    probe_http_error_name(call->error));
+			    error_name(call->error));
 		else
 			probe_result_set_error(row, "cannot connect to %s:%d "
 			    "(connection refused or unreachable)",
@@ -197,13 +197,13 @@ probe_http_donecb(struct evhttp_request *req, void *arg)
 	else
 		probe_result_parse_error_body(row, body, len);
 done:
-	probe_http_finish(call);
+	finish_call(call);
 }
 
 /* The per-request timeout: cancelling frees the request, resets the
  * connection, and calls only the error callback. */
 static void
-probe_http_timeoutcb(evutil_socket_t fd, short what, void *arg)
+timeoutcb(evutil_socket_t fd, short what, void *arg)
 {
 	struct probe_http_call *call = arg;
 	struct evhttp_request *req = call->req;
@@ -214,14 +214,14 @@ probe_http_timeoutcb(evutil_socket_t fd, short what, void *arg)
 		return;
 	probe_result_set_error(call->row, "timeout after %g s",
 	    call->run->timeout_s);
-	probe_http_finish(call);
+	finish_call(call);
 	if (req != NULL)
 		evhttp_cancel_request(req);
 }
 
 /* Starts one GET; on failure the row carries the error and 0 is pending. */
 static int
-probe_http_start(struct probe_http_call *call, const char *uri)
+start_call(struct probe_http_call *call, const char *uri)
 {
 	struct evhttp_connection *conn;
 	struct evhttp_request *req;
@@ -229,7 +229,7 @@ probe_http_start(struct probe_http_call *call, const char *uri)
 	struct timeval tv;
 	double whole;
 
-	call->row->sent_us = probe_http_now_us();
+	call->row->sent_us = now_us();
 	if ((conn = evhttp_connection_base_new(call->run->base, NULL, host,
 	    (ev_uint16_t)call->run->port)) == NULL) {
 		probe_result_set_error(call->row, "cannot create connection");
@@ -242,11 +242,11 @@ probe_http_start(struct probe_http_call *call, const char *uri)
 	evhttp_connection_set_timeout_tv(conn, &tv);
 	evhttp_connection_set_max_body_size(conn, PROBE_HTTP_MAX_BODY);
 	evhttp_connection_set_retries(conn, 0);
-	if ((req = evhttp_request_new(probe_http_donecb, call)) == NULL) {
+	if ((req = evhttp_request_new(donecb, call)) == NULL) {
 		probe_result_set_error(call->row, "cannot create request");
 		return -1;
 	}
-	evhttp_request_set_error_cb(req, probe_http_errorcb);
+	evhttp_request_set_error_cb(req, errorcb);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host",
 	    host);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
@@ -319,11 +319,11 @@ probe_http_run(const char *url, size_t url_index,
 	for (i = 0; i < n; i++) {
 		calls[i].run = &run;
 		calls[i].row = &rows[i];
-		calls[i].timer = evtimer_new(run.base, probe_http_timeoutcb,
+		calls[i].timer = evtimer_new(run.base, timeoutcb,
 		    &calls[i]);
 		if (calls[i].timer == NULL)
 			probe_result_set_error(&rows[i], "out of memory");
-		else if (probe_http_start(&calls[i], target) == 0) {
+		else if (start_call(&calls[i], target) == 0) {
 			run.pending++;
 			continue;
 		}

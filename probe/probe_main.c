@@ -35,7 +35,7 @@
 #define PROBE_EXIT_USAGE	2
 
 static void
-probe_main_usage(FILE *out)
+usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: syncasync-probe [options] URL...\n"
@@ -61,7 +61,7 @@ probe_main_usage(FILE *out)
 
 /* Parses a whole decimal integer in [min, max]; 0, or -1 if it is not one. */
 static int
-probe_main_parse_long(const char *s, long min, long max, long *out)
+parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
 	long val;
@@ -77,7 +77,7 @@ probe_main_parse_long(const char *s, long min, long max, long *out)
 
 /* Parses seconds (decimals allowed) in (0, max]; 0, or -1. */
 static int
-probe_main_parse_seconds(const char *s, double max, double *out)
+parse_seconds(const char *s, double max, double *out)
 {
 	char *end;
 	double val;
@@ -125,7 +125,7 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "n:qhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			if (probe_main_parse_long(optarg, 1, PROBE_REQUESTS_MAX,
+			if (parse_long(optarg, 1, PROBE_REQUESTS_MAX,
 			    &requests) == -1) {
 				fprintf(stderr, "syncasync-probe: --requests "
 				    "must be 1..%d: %s\n", PROBE_REQUESTS_MAX,
@@ -135,7 +135,7 @@ main(int argc, char *argv[])
 			break;
 		case 't':
 		case 's':
-			if (probe_main_parse_seconds(optarg, PROBE_SECONDS_MAX,
+			if (parse_seconds(optarg, PROBE_SECONDS_MAX,
 			    ch == 't' ? &options.timeout_s : &sleep_s) == -1) {
 				fprintf(stderr, "syncasync-probe: --%s must be "
 				    "seconds in (0, %.0f]: %s\n", ch == 't' ?
@@ -157,7 +157,7 @@ main(int argc, char *argv[])
 			quiet = 1;
 			break;
 		case 'h':
-			probe_main_usage(stdout);
+			usage(stdout);
 			status = 0;
 			goto done;
 		case 'V':
@@ -165,14 +165,14 @@ main(int argc, char *argv[])
 			status = 0;
 			goto done;
 		default:
-			probe_main_usage(stderr);
+			usage(stderr);
 			goto done;
 		}
 	}
 	ngroups = (size_t)(argc - optind);
 	if (ngroups == 0) {
 		fprintf(stderr, "syncasync-probe: no URL given\n");
-		probe_main_usage(stderr);
+		usage(stderr);
 		goto done;
 	}
 	if (nlabels > ngroups) {

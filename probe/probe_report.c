@@ -15,7 +15,7 @@
 #include "probe/probe_report.h"
 
 static const char *
-probe_report_title(const struct probe_group *group)
+title(const struct probe_group *group)
 {
 	return group->label != NULL ? group->label : "";
 }
@@ -26,7 +26,7 @@ probe_report_table(FILE *out, const struct probe_group *group)
 	char text[PROBE_ERROR_MAX + 8];
 	size_t i, *order;
 
-	fprintf(out, "\n== %s%s%s (%zu requests) ==\n", probe_report_title(group),
+	fprintf(out, "\n== %s%s%s (%zu requests) ==\n", title(group),
 	    group->label != NULL ? "  " : "", group->url, group->count);
 	fprintf(out, "  %5s  %-24s %10s %8s  %-19s %11s\n", "req", "message",
 	    "thread", "pid", "request time", "latency ms");
@@ -85,7 +85,7 @@ probe_report_summary(FILE *out, const struct probe_group *group)
 
 /* Maps t in [t0, t0 + span] to a column in [0, width). */
 static size_t
-probe_report_col(int64_t t, int64_t t0, int64_t span, size_t width)
+column_of(int64_t t, int64_t t0, int64_t span, size_t width)
 {
 	double col;
 
@@ -129,14 +129,14 @@ probe_report_timeline(FILE *out, const struct probe_group *group)
 
 		memset(bar, ' ', width);
 		bar[width] = '\0';
-		from = probe_report_col(row->sent_us, t0, span, width);
-		to = probe_report_col(row->received_us, t0, span, width);
+		from = column_of(row->sent_us, t0, span, width);
+		to = column_of(row->received_us, t0, span, width);
 		for (c = from; c <= to; c++)
 			bar[c] = ok ? '.' : 'x';
 		if (ok) {
-			from = probe_report_col(row->started_us, t0, span,
+			from = column_of(row->started_us, t0, span,
 			    width);
-			to = probe_report_col(row->finished_us, t0, span,
+			to = column_of(row->finished_us, t0, span,
 			    width);
 			for (c = from; c <= to; c++)
 				bar[c] = '#';
@@ -155,7 +155,7 @@ probe_report_timeline(FILE *out, const struct probe_group *group)
 
 /* A double with three decimals in the output, not json-c's %.17g. */
 static struct json_object *
-probe_report_json_ms(double value)
+json_ms(double value)
 {
 	char text[64];
 
@@ -164,7 +164,7 @@ probe_report_json_ms(double value)
 }
 
 static struct json_object *
-probe_report_json_latency(const struct probe_latency *lat)
+json_latency(const struct probe_latency *lat)
 {
 	struct json_object *obj = json_object_new_object();
 
@@ -172,15 +172,15 @@ probe_report_json_latency(const struct probe_latency *lat)
 		return NULL;
 	json_object_object_add(obj, "count",
 	    json_object_new_int64((int64_t)lat->count));
-	json_object_object_add(obj, "min", probe_report_json_ms(lat->min_ms));
+	json_object_object_add(obj, "min", json_ms(lat->min_ms));
 	json_object_object_add(obj, "median",
-	    probe_report_json_ms(lat->median_ms));
-	json_object_object_add(obj, "max", probe_report_json_ms(lat->max_ms));
+	    json_ms(lat->median_ms));
+	json_object_object_add(obj, "max", json_ms(lat->max_ms));
 	return obj;
 }
 
 static struct json_object *
-probe_report_json_summary(const struct probe_summary *sum)
+json_summary(const struct probe_summary *sum)
 {
 	struct json_object *obj = json_object_new_object();
 
@@ -199,13 +199,13 @@ probe_report_json_summary(const struct probe_summary *sum)
 	    sum->sleepers > 0 ? json_object_new_int64(sum->sleeper_request_no) :
 	    NULL);
 	json_object_object_add(obj, "sleep_seconds",
-	    probe_report_json_ms(sum->sleep_s));
+	    json_ms(sum->sleep_s));
 	json_object_object_add(obj, "sleep_source", json_object_new_string(
 	    sum->sleep_from_option ? "option" : "server"));
 	json_object_object_add(obj, "sleeper_latency_ms",
-	    probe_report_json_latency(&sum->sleeper_latency));
+	    json_latency(&sum->sleeper_latency));
 	json_object_object_add(obj, "others_latency_ms",
-	    probe_report_json_latency(&sum->others_latency));
+	    json_latency(&sum->others_latency));
 	json_object_object_add(obj, "others",
 	    json_object_new_int64((int64_t)sum->others));
 	json_object_object_add(obj, "held_up",
@@ -216,7 +216,7 @@ probe_report_json_summary(const struct probe_summary *sum)
 }
 
 static struct json_object *
-probe_report_json_row(const struct probe_result *row)
+json_row(const struct probe_result *row)
 {
 	struct json_object *obj = json_object_new_object();
 
@@ -228,7 +228,7 @@ probe_report_json_row(const struct probe_result *row)
 	json_object_object_add(obj, "received_us",
 	    json_object_new_int64(row->received_us));
 	json_object_object_add(obj, "latency_ms",
-	    probe_report_json_ms(probe_result_latency_ms(row)));
+	    json_ms(probe_result_latency_ms(row)));
 	json_object_object_add(obj, "http_status",
 	    json_object_new_int(row->http_status));
 	json_object_object_add(obj, "error", row->error[0] != '\0' ?
@@ -284,13 +284,13 @@ probe_report_json(const struct probe_group *groups, size_t ngroups,
 		json_object_object_add(group, "label", groups[g].label != NULL ?
 		    json_object_new_string(groups[g].label) : NULL);
 		json_object_object_add(group, "summary",
-		    probe_report_json_summary(&groups[g].summary));
+		    json_summary(&groups[g].summary));
 		if ((rows = json_object_new_array()) == NULL)
 			goto fail;
 		json_object_object_add(group, "results", rows);
 		for (i = 0; i < groups[g].count; i++)
 			json_object_array_add(rows,
-			    probe_report_json_row(&groups[g].rows[i]));
+			    json_row(&groups[g].rows[i]));
 	}
 	return root;
 fail:

@@ -42,7 +42,7 @@ probe_result_set_error(struct probe_result *row, const char *fmt, ...)
  * with control bytes replaced by '.', so a row never moves the terminal.
  */
 static void
-probe_result_copy_text(char *dst, size_t size, const char *src)
+copy_text(char *dst, size_t size, const char *src)
 {
 	size_t i;
 
@@ -55,7 +55,7 @@ probe_result_copy_text(char *dst, size_t size, const char *src)
 
 /* Parses exactly len bytes as one JSON value; NULL if they are not JSON. */
 static struct json_object *
-probe_result_parse_json(const char *body, size_t len)
+parse_json(const char *body, size_t len)
 {
 	struct json_tokener *tok;
 	struct json_object *obj = NULL;
@@ -76,7 +76,7 @@ probe_result_parse_json(const char *body, size_t len)
 
 /* Returns 0 and the field's value, or -1 with the row's error set. */
 static int
-probe_result_get_int(struct probe_result *row, struct json_object *obj,
+get_int(struct probe_result *row, struct json_object *obj,
     const char *key, int64_t *out)
 {
 	struct json_object *val;
@@ -96,7 +96,7 @@ probe_result_get_int(struct probe_result *row, struct json_object *obj,
 }
 
 static int
-probe_result_get_string(struct probe_result *row, struct json_object *obj,
+get_string(struct probe_result *row, struct json_object *obj,
     const char *key, char *dst, size_t size, int optional)
 {
 	struct json_object *val;
@@ -113,7 +113,7 @@ probe_result_get_string(struct probe_result *row, struct json_object *obj,
 		    "body is not the contract JSON: %s is not a string", key);
 		return -1;
 	}
-	probe_result_copy_text(dst, size, json_object_get_string(val));
+	copy_text(dst, size, json_object_get_string(val));
 	return 0;
 }
 
@@ -130,7 +130,7 @@ probe_result_parse_body(struct probe_result *row, const char *body, size_t len)
 	int rc = -1;
 
 	row->parsed = 0;
-	if ((obj = probe_result_parse_json(body, len)) == NULL) {
+	if ((obj = parse_json(body, len)) == NULL) {
 		probe_result_set_error(row, "body is not JSON");
 		return -1;
 	}
@@ -139,17 +139,17 @@ probe_result_parse_body(struct probe_result *row, const char *body, size_t len)
 		    "body is not the contract JSON: not an object");
 		goto done;
 	}
-	if (probe_result_get_string(row, obj, "message", row->message,
+	if (get_string(row, obj, "message", row->message,
 	    sizeof(row->message), 0) == -1 ||
-	    probe_result_get_int(row, obj, "thread_id", &row->thread_id) == -1 ||
-	    probe_result_get_int(row, obj, "pid", &row->pid) == -1 ||
-	    probe_result_get_string(row, obj, "request_time", row->request_time,
+	    get_int(row, obj, "thread_id", &row->thread_id) == -1 ||
+	    get_int(row, obj, "pid", &row->pid) == -1 ||
+	    get_string(row, obj, "request_time", row->request_time,
 	    sizeof(row->request_time), 0) == -1 ||
-	    probe_result_get_int(row, obj, "request_no", &row->request_no) == -1 ||
-	    probe_result_get_int(row, obj, "started_us", &row->started_us) == -1 ||
-	    probe_result_get_int(row, obj, "finished_us",
+	    get_int(row, obj, "request_no", &row->request_no) == -1 ||
+	    get_int(row, obj, "started_us", &row->started_us) == -1 ||
+	    get_int(row, obj, "finished_us",
 	    &row->finished_us) == -1 ||
-	    probe_result_get_string(row, obj, "mode", row->mode,
+	    get_string(row, obj, "mode", row->mode,
 	    sizeof(row->mode), 1) == -1)
 		goto done;
 	if (row->finished_us < row->started_us) {
@@ -176,12 +176,12 @@ probe_result_parse_error_body(struct probe_result *row, const char *body,
 	char text[PROBE_ERROR_MAX];
 
 	probe_result_set_error(row, "HTTP %d", row->http_status);
-	if ((obj = probe_result_parse_json(body, len)) == NULL)
+	if ((obj = parse_json(body, len)) == NULL)
 		return;
 	if (json_object_is_type(obj, json_type_object) &&
 	    json_object_object_get_ex(obj, "error", &val) &&
 	    json_object_is_type(val, json_type_string)) {
-		probe_result_copy_text(text, sizeof(text),
+		copy_text(text, sizeof(text),
 		    json_object_get_string(val));
 		probe_result_set_error(row, "HTTP %d: %s", row->http_status,
 		    text);
@@ -217,7 +217,7 @@ probe_result_latency_ms(const struct probe_result *row)
 }
 
 static int
-probe_result_cmp_double(const void *a, const void *b)
+cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
@@ -225,7 +225,7 @@ probe_result_cmp_double(const void *a, const void *b)
 }
 
 static int
-probe_result_cmp_int64(const void *a, const void *b)
+cmp_int64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 
@@ -234,13 +234,13 @@ probe_result_cmp_int64(const void *a, const void *b)
 
 /* Sorts values[0..count) and fills min/median/max; all 0 when count is 0. */
 static void
-probe_result_latency(double *values, size_t count, struct probe_latency *out)
+latency_stats(double *values, size_t count, struct probe_latency *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->count = count;
 	if (count == 0)
 		return;
-	qsort(values, count, sizeof(values[0]), probe_result_cmp_double);
+	qsort(values, count, sizeof(values[0]), cmp_double);
 	out->min_ms = values[0];
 	out->max_ms = values[count - 1];
 	if (count % 2 == 1)
@@ -251,11 +251,11 @@ probe_result_latency(double *values, size_t count, struct probe_latency *out)
 
 /* Sorts values[0..count) and returns how many distinct values it holds. */
 static size_t
-probe_result_distinct(int64_t *values, size_t count)
+count_distinct(int64_t *values, size_t count)
 {
 	size_t i, distinct = 0;
 
-	qsort(values, count, sizeof(values[0]), probe_result_cmp_int64);
+	qsort(values, count, sizeof(values[0]), cmp_int64);
 	for (i = 0; i < count; i++)
 		if (i == 0 || values[i] != values[i - 1])
 			distinct++;
@@ -316,8 +316,8 @@ probe_result_summarize(const struct probe_result *rows, size_t count,
 	out->failed = count - nok;
 	out->sleepers = nsleep;
 	out->others = nother;
-	out->distinct_threads = probe_result_distinct(threads, nok);
-	out->distinct_pids = probe_result_distinct(pids, nok);
+	out->distinct_threads = count_distinct(threads, nok);
+	out->distinct_pids = count_distinct(pids, nok);
 	out->sleep_from_option = expected_sleep_s > 0;
 	out->sleep_s = out->sleep_from_option ? expected_sleep_s :
 	    (double)span_us / 1e6;
@@ -325,8 +325,8 @@ probe_result_summarize(const struct probe_result *rows, size_t count,
 	for (i = 0; i < nother; i++)
 		if (nsleep > 0 && out->sleep_s > 0 && other_ms[i] > threshold_ms)
 			out->held_up++;
-	probe_result_latency(sleeper_ms, nsleep, &out->sleeper_latency);
-	probe_result_latency(other_ms, nother, &out->others_latency);
+	latency_stats(sleeper_ms, nsleep, &out->sleeper_latency);
+	latency_stats(other_ms, nother, &out->others_latency);
 
 	if (out->failed > 0)
 		out->verdict = PROBE_VERDICT_FAILED;
@@ -367,7 +367,7 @@ struct probe_result_key {
 };
 
 static int
-probe_result_cmp_key(const void *a, const void *b)
+cmp_key(const void *a, const void *b)
 {
 	const struct probe_result_key *x = a, *y = b;
 
@@ -401,7 +401,7 @@ probe_result_order(const struct probe_result *rows, size_t count,
 		keys[i].request_no = rows[i].request_no;
 		keys[i].index = i;
 	}
-	qsort(keys, count, sizeof(keys[0]), probe_result_cmp_key);
+	qsort(keys, count, sizeof(keys[0]), cmp_key);
 	for (i = 0; i < count; i++)
 		order[i] = keys[i].index;
 	free(keys);

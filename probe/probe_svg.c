@@ -11,7 +11,7 @@
  * Server times are placed on the client's clock as they are: this is only
  * right when both run on the same machine.
  *
- * Every piece of text goes through probe_svg_text (XML escaping, invalid
+ * Every piece of text goes through text (XML escaping, invalid
  * UTF-8 and control bytes replaced), so the output stays well-formed
  * whatever a server sent.  Each lane is a <g class="lane">; tests count them.
  */
@@ -47,7 +47,7 @@ struct probe_svg_threads {
  * that do not form valid UTF-8 written as '?'.
  */
 static void
-probe_svg_text(FILE *out, const char *s)
+xml_text(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i, len;
@@ -87,27 +87,27 @@ probe_svg_text(FILE *out, const char *s)
 	}
 }
 
-/* Like probe_svg_text, cut to at most max bytes (at a UTF-8 boundary). */
+/* Like xml_text, cut to at most max bytes (at a UTF-8 boundary). */
 static void
-probe_svg_short_text(FILE *out, const char *s, size_t max)
+xml_short_text(FILE *out, const char *s, size_t max)
 {
 	char buf[PROBE_ERROR_MAX];
 	size_t len = strlen(s);
 
 	if (len <= max || max >= sizeof(buf)) {
-		probe_svg_text(out, s);
+		xml_text(out, s);
 		return;
 	}
 	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
 		max--;
 	memcpy(buf, s, max);
 	buf[max] = '\0';
-	probe_svg_text(out, buf);
+	xml_text(out, buf);
 	fputs("\xe2\x80\xa6", out);	/* ellipsis */
 }
 
 static const char *
-probe_svg_color(struct probe_svg_threads *threads, int64_t id)
+thread_color(struct probe_svg_threads *threads, int64_t id)
 {
 	size_t i;
 
@@ -124,7 +124,7 @@ probe_svg_color(struct probe_svg_threads *threads, int64_t id)
 
 /* A tick step of 1, 2 or 5 times a power of ten giving 4..10 ticks. */
 static double
-probe_svg_tick_step(double span_s)
+tick_step(double span_s)
 {
 	double step = pow(10, floor(log10(span_s > 0 ? span_s : 1)));
 
@@ -136,7 +136,7 @@ probe_svg_tick_step(double span_s)
 }
 
 static int
-probe_svg_lane_height(size_t count)
+lane_height(size_t count)
 {
 	if (count <= 50)
 		return 18;
@@ -145,7 +145,7 @@ probe_svg_lane_height(size_t count)
 
 /* The group's time range: first send to the last answer or server finish. */
 static void
-probe_svg_range(const struct probe_group *group, int64_t *t0, int64_t *t1)
+time_range(const struct probe_group *group, int64_t *t0, int64_t *t1)
 {
 	size_t i;
 
@@ -166,7 +166,7 @@ probe_svg_range(const struct probe_group *group, int64_t *t0, int64_t *t1)
 }
 
 static void
-probe_svg_heading(FILE *out, const struct probe_group *group, int y)
+draw_heading(FILE *out, const struct probe_group *group, int y)
 {
 	const struct probe_summary *sum = &group->summary;
 	const char *color = "#555555";
@@ -182,11 +182,11 @@ probe_svg_heading(FILE *out, const struct probe_group *group, int y)
 		const char *path = strstr(group->url, "://");
 
 		path = path != NULL ? strchr(path + 3, '/') : NULL;
-		probe_svg_text(out, group->label);
+		xml_text(out, group->label);
 		fputs(" \xe2\x80\x94 ", out);	/* em dash */
-		probe_svg_text(out, path != NULL ? path : group->url);
+		xml_text(out, path != NULL ? path : group->url);
 	} else
-		probe_svg_text(out, group->url);
+		xml_text(out, group->url);
 	fprintf(out, ": <tspan fill=\"%s\">%s</tspan>", color,
 	    probe_result_verdict_name(sum->verdict));
 	if (sum->verdict == PROBE_VERDICT_BLOCKED ||
@@ -202,7 +202,7 @@ probe_svg_heading(FILE *out, const struct probe_group *group, int y)
 }
 
 static void
-probe_svg_lane(FILE *out, const struct probe_result *row, int y, int lane_h,
+draw_lane(FILE *out, const struct probe_result *row, int y, int lane_h,
     int64_t t0, double px_per_us, struct probe_svg_threads *threads)
 {
 	double x1, x2, s1, s2;
@@ -235,7 +235,7 @@ probe_svg_lane(FILE *out, const struct probe_result *row, int y, int lane_h,
 			s2 = s1 + 2;
 		fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 		    "height=\"%.1f\" fill=\"%s\"%s/>", s1, y + lane_h * 0.1,
-		    s2 - s1, lane_h * 0.8, probe_svg_color(threads,
+		    s2 - s1, lane_h * 0.8, thread_color(threads,
 		    row->thread_id), sleeper ?
 		    " stroke=\"#000\" stroke-width=\"1.5\"" : "");
 	}
@@ -250,7 +250,7 @@ probe_svg_lane(FILE *out, const struct probe_result *row, int y, int lane_h,
 			    (long long)row->thread_id);
 		else {
 			fputs(" \xc2\xb7 ", out);
-			probe_svg_short_text(out, row->error,
+			xml_short_text(out, row->error,
 			    PROBE_SVG_ERROR_MAX);
 		}
 		fputs("</text>", out);
@@ -259,13 +259,13 @@ probe_svg_lane(FILE *out, const struct probe_result *row, int y, int lane_h,
 }
 
 static void
-probe_svg_axis(FILE *out, int y, int64_t span_us, double px_per_us)
+draw_axis(FILE *out, int y, int64_t span_us, double px_per_us)
 {
 	double span_s = (double)span_us / 1e6, step, t, x;
 	int plot_w = PROBE_SVG_WIDTH - PROBE_SVG_LEFT - PROBE_SVG_RIGHT;
 	int decimals, k;
 
-	step = probe_svg_tick_step(span_s);
+	step = tick_step(span_s);
 	decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
 	fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 	    "stroke=\"#333\"/>\n", PROBE_SVG_LEFT, y, PROBE_SVG_LEFT + plot_w,
@@ -282,7 +282,7 @@ probe_svg_axis(FILE *out, int y, int64_t span_us, double px_per_us)
 }
 
 static void
-probe_svg_legend(FILE *out, int y, const struct probe_svg_threads *threads)
+draw_legend(FILE *out, int y, const struct probe_svg_threads *threads)
 {
 	size_t i, shown = threads->count < 12 ? threads->count : 12;
 	int x = 10;
@@ -335,7 +335,7 @@ probe_svg_print(FILE *out, const struct probe_group *groups, size_t ngroups)
 	memset(&threads, 0, sizeof(threads));
 	for (g = 0; g < ngroups; g++)
 		height += 32 + (int)groups[g].count *
-		    probe_svg_lane_height(groups[g].count) + 58;
+		    lane_height(groups[g].count) + 58;
 	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
 	    "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
@@ -349,10 +349,10 @@ probe_svg_print(FILE *out, const struct probe_group *groups, size_t ngroups)
 	for (g = 0; g < ngroups; g++) {
 		const struct probe_group *group = &groups[g];
 
-		probe_svg_range(group, &t0, &t1);
+		time_range(group, &t0, &t1);
 		px_per_us = plot_w / (double)(t1 - t0);
-		lane_h = probe_svg_lane_height(group->count);
-		probe_svg_heading(out, group, y + 20);
+		lane_h = lane_height(group->count);
+		draw_heading(out, group, y + 20);
 		y += 32;
 		if ((order = calloc(group->count ? group->count : 1,
 		    sizeof(*order))) == NULL)
@@ -360,14 +360,14 @@ probe_svg_print(FILE *out, const struct probe_group *groups, size_t ngroups)
 		probe_result_order(group->rows, group->count, order);
 		fprintf(out, "<g class=\"group\" data-url-index=\"%zu\">\n", g);
 		for (i = 0; i < group->count; i++, y += lane_h)
-			probe_svg_lane(out, &group->rows[order[i]], y, lane_h,
+			draw_lane(out, &group->rows[order[i]], y, lane_h,
 			    t0, px_per_us, &threads);
 		fputs("</g>\n", out);
 		free(order);
-		probe_svg_axis(out, y + 4, t1 - t0, px_per_us);
+		draw_axis(out, y + 4, t1 - t0, px_per_us);
 		y += 58;
 	}
-	probe_svg_legend(out, 16, &threads);
+	draw_legend(out, 16, &threads);
 	fputs("</svg>\n", out);
 	return ferror(out) ? -1 : 0;
 }
