@@ -34,6 +34,16 @@
 #define SA_QUERY_MAX		2048			/* bytes of QUERY_STRING */
 #define SA_CONTENT_LENGTH_MAX	1048576UL		/* 1M, request body */
 
+/* syncasync-probe, the experiment client. */
+#define SA_PROBE_REQUESTS_MAX	100000UL		/* concurrent GETs per URL */
+#define SA_PROBE_SECONDS_MAX_US	(86400ULL * 1000000ULL)	/* µs (1 day): --timeout,
+							   --sleep */
+#define SA_PROBE_BODY_MAX	65536			/* bytes of a response body */
+#define SA_PROBE_URI_MAX	4096			/* bytes of path and query */
+#define SA_PROBE_MESSAGE_MAX	128			/* bytes of "message" kept */
+#define SA_PROBE_TIME_MAX	32			/* bytes of "request_time" */
+#define SA_PROBE_MODE_MAX	16			/* bytes of "mode" kept */
+
 /* FastCGI responder defaults (async_fcgi options override them). */
 #define SA_FCGI_PARAMS_MAX	65536UL			/* 64K per request */
 #define SA_FCGI_STDIN_MAX	1048576UL		/* 1M per request */

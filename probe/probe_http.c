@@ -16,20 +16,19 @@
  */
 #include "config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "common/clock.h"
+#include "common/limits.h"
+#include "common/number.h"
 #include "probe/probe_http.h"
-
-#define PROBE_HTTP_URI_MAX	4096	/* bytes, path plus query */
 
 struct probe_http_run;
 
@@ -51,18 +50,9 @@ struct probe_http_run {
 	const char		*host;
 	int			 port;
 	FILE			*progress;
-	double			 timeout_s;
+	uint64_t		 timeout_us;
 	size_t			 pending;
 };
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /*
  * Accepts "http://host[:port]/path?query" only: returns 0, or -1 with a
@@ -141,7 +131,7 @@ finish_call(struct probe_http_call *call)
 	call->done = 1;
 	call->req = NULL;
 	if (call->row->received_us == 0)
-		call->row->received_us = now_us();
+		call->row->received_us = clock_now_us();
 	if (call->timer != NULL)
 		event_del(call->timer);
 	print_progress(call);
@@ -177,7 +167,7 @@ donecb(struct evhttp_request *req, void *arg)
 
 	if (call->done)
 		return;
-	row->received_us = now_us();
+	row->received_us = clock_now_us();
 	if (req == NULL || evhttp_request_get_response_code(req) == 0) {
 		if (call->have_error)
 			probe_result_set_error(row, "%s",
@@ -207,13 +197,14 @@ timeoutcb(evutil_socket_t fd, short what, void *arg)
 {
 	struct probe_http_call *call = arg;
 	struct evhttp_request *req = call->req;
+	char seconds[NUMBER_SECONDS_TEXT];
 
 	(void)fd;
 	(void)what;
 	if (call->done)
 		return;
-	probe_result_set_error(call->row, "timeout after %g s",
-	    call->run->timeout_s);
+	number_format_seconds(call->run->timeout_us, seconds, sizeof(seconds));
+	probe_result_set_error(call->row, "timeout after %s s", seconds);
 	finish_call(call);
 	if (req != NULL)
 		evhttp_cancel_request(req);
@@ -227,9 +218,8 @@ start_call(struct probe_http_call *call, const char *uri)
 	struct evhttp_request *req;
 	const char *host = call->run->host;
 	struct timeval tv;
-	double whole;
 
-	call->row->sent_us = now_us();
+	call->row->sent_us = clock_now_us();
 	if ((conn = evhttp_connection_base_new(call->run->base, NULL, host,
 	    (ev_uint16_t)call->run->port)) == NULL) {
 		probe_result_set_error(call->row, "cannot create connection");
@@ -237,10 +227,9 @@ start_call(struct probe_http_call *call, const char *uri)
 	}
 	call->conn = conn;
 	/* libevent's own idle timeout is a backstop a second after ours. */
-	tv.tv_usec = (suseconds_t)(modf(call->run->timeout_s, &whole) * 1e6);
-	tv.tv_sec = (time_t)whole + 1;
+	tv = clock_timeval(call->run->timeout_us + 1000000);
 	evhttp_connection_set_timeout_tv(conn, &tv);
-	evhttp_connection_set_max_body_size(conn, PROBE_HTTP_MAX_BODY);
+	evhttp_connection_set_max_body_size(conn, SA_PROBE_BODY_MAX);
 	evhttp_connection_set_retries(conn, 0);
 	if ((req = evhttp_request_new(donecb, call)) == NULL) {
 		probe_result_set_error(call->row, "cannot create request");
@@ -257,7 +246,7 @@ start_call(struct probe_http_call *call, const char *uri)
 		return -1;
 	}
 	call->req = req;
-	tv.tv_sec = (time_t)whole;
+	tv = clock_timeval(call->run->timeout_us);
 	evtimer_add(call->timer, &tv);
 	return 0;
 }
@@ -277,7 +266,7 @@ probe_http_run(const char *url, size_t url_index,
 	struct probe_http_call *calls = NULL;
 	struct evhttp_uri *uri = NULL;
 	const char *host, *path, *query;
-	char target[PROBE_HTTP_URI_MAX];
+	char target[SA_PROBE_URI_MAX];
 	size_t i, n = options->requests;
 	int rc = -1;
 
@@ -306,7 +295,7 @@ probe_http_run(const char *url, size_t url_index,
 	}
 	run.path = target;
 	run.progress = options->progress;
-	run.timeout_s = options->timeout_s;
+	run.timeout_us = options->timeout_us;
 	if ((run.base = event_base_new()) == NULL ||
 	    (calls = calloc(n, sizeof(*calls))) == NULL) {
 		for (i = 0; i < n; i++)

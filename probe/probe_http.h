@@ -7,15 +7,14 @@
 #ifndef SYNCASYNC_PROBE_HTTP_H
 #define SYNCASYNC_PROBE_HTTP_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "probe/probe_result.h"
 
-#define PROBE_HTTP_MAX_BODY	65536	/* bytes, cap on a response body */
-
 struct probe_http_options {
 	size_t	 requests;	/* concurrent GETs per URL */
-	double	 timeout_s;	/* per request, connect to last byte */
+	uint64_t timeout_us;	/* per request, connect to last byte */
 	FILE	*progress;	/* one line per answer; NULL = quiet */
 };
 

@@ -13,12 +13,13 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/limits.h"
+#include "common/number.h"
 #include "probe/probe_http.h"
 #include "probe/probe_report.h"
 #include "probe/probe_result.h"
@@ -29,9 +30,7 @@
 #endif
 
 #define PROBE_REQUESTS_DEFAULT	10
-#define PROBE_REQUESTS_MAX	100000
-#define PROBE_TIMEOUT_DEFAULT	60.0	/* seconds */
-#define PROBE_SECONDS_MAX	86400.0	/* seconds, for --timeout and --sleep */
+#define PROBE_TIMEOUT_DEFAULT_US (60 * 1000000ULL)	/* 60 s */
 #define PROBE_EXIT_USAGE	2
 
 static void
@@ -43,8 +42,8 @@ usage(FILE *out)
 	    "other), shows what each response says, and judges whether the\n"
 	    "sleeping request held up the others.\n"
 	    "  -n, --requests N     concurrent requests per URL (default %d, "
-	    "1..%d)\n"
-	    "      --timeout SEC    per-request timeout (default %.0f)\n"
+	    "1..%lu)\n"
+	    "      --timeout SEC    per-request timeout (default %llu)\n"
 	    "      --sleep SEC      expected sleep, for the verdict (default: "
 	    "the\n"
 	    "                       sleeper's server-side span)\n"
@@ -56,38 +55,20 @@ usage(FILE *out)
 	    "  -h, --help           this help\n"
 	    "  -V, --version        print the version\n"
 	    "Exit status: 0 all requests answered 2xx, 1 some failed, 2 usage.\n",
-	    PROBE_REQUESTS_DEFAULT, PROBE_REQUESTS_MAX, PROBE_TIMEOUT_DEFAULT);
+	    PROBE_REQUESTS_DEFAULT, SA_PROBE_REQUESTS_MAX,
+	    PROBE_TIMEOUT_DEFAULT_US / 1000000);
 }
 
-/* Parses a whole decimal integer in [min, max]; 0, or -1 if it is not one. */
+/* Seconds in (0, SA_PROBE_SECONDS_MAX_US] into *us; 0, or -1 if not. */
 static int
-parse_long(const char *s, long min, long max, long *out)
+parse_seconds(const char *text, uint64_t *us)
 {
-	char *end;
-	long val;
+	uint64_t value;
 
-	errno = 0;
-	val = strtol(s, &end, 10);
-	if (end == s || *end != '\0' || errno == ERANGE || val < min ||
-	    val > max)
+	if (number_parse_seconds(text, SA_PROBE_SECONDS_MAX_US, &value) !=
+	    NUMBER_OK || value == 0)
 		return -1;
-	*out = val;
-	return 0;
-}
-
-/* Parses seconds (decimals allowed) in (0, max]; 0, or -1. */
-static int
-parse_seconds(const char *s, double max, double *out)
-{
-	char *end;
-	double val;
-
-	errno = 0;
-	val = strtod(s, &end);
-	if (end == s || *end != '\0' || errno == ERANGE || !isfinite(val) ||
-	    val <= 0 || val > max)
-		return -1;
-	*out = val;
+	*us = value;
 	return 0;
 }
 
@@ -109,15 +90,14 @@ main(int argc, char *argv[])
 	struct probe_http_options options;
 	struct probe_group *groups = NULL;
 	const char *json_path = NULL, *svg_path = NULL, **labels = NULL;
-	char err[512];
-	double sleep_s = 0;
+	char err[SA_ERROR_MAX], max[NUMBER_SECONDS_TEXT];
+	uint64_t requests = PROBE_REQUESTS_DEFAULT, sleep_us = 0;
 	size_t nlabels = 0, ngroups = 0, g, i;
-	long requests = PROBE_REQUESTS_DEFAULT;
 	int ch, quiet = 0, status = PROBE_EXIT_USAGE;
 	FILE *report;
 
 	memset(&options, 0, sizeof(options));
-	options.timeout_s = PROBE_TIMEOUT_DEFAULT;
+	options.timeout_us = PROBE_TIMEOUT_DEFAULT_US;
 	if ((labels = calloc((size_t)argc, sizeof(*labels))) == NULL) {
 		fprintf(stderr, "syncasync-probe: out of memory\n");
 		return 1;
@@ -125,22 +105,23 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "n:qhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			if (parse_long(optarg, 1, PROBE_REQUESTS_MAX,
-			    &requests) == -1) {
+			if (number_parse_uint(optarg, 1, SA_PROBE_REQUESTS_MAX,
+			    &requests) != NUMBER_OK) {
 				fprintf(stderr, "syncasync-probe: --requests "
-				    "must be 1..%d: %s\n", PROBE_REQUESTS_MAX,
+				    "must be 1..%lu: %s\n", SA_PROBE_REQUESTS_MAX,
 				    optarg);
 				goto done;
 			}
 			break;
 		case 't':
 		case 's':
-			if (parse_seconds(optarg, PROBE_SECONDS_MAX,
-			    ch == 't' ? &options.timeout_s : &sleep_s) == -1) {
+			if (parse_seconds(optarg, ch == 't' ?
+			    &options.timeout_us : &sleep_us) == -1) {
+				number_format_seconds(SA_PROBE_SECONDS_MAX_US,
+				    max, sizeof(max));
 				fprintf(stderr, "syncasync-probe: --%s must be "
-				    "seconds in (0, %.0f]: %s\n", ch == 't' ?
-				    "timeout" : "sleep", PROBE_SECONDS_MAX,
-				    optarg);
+				    "seconds in (0, %s]: %s\n", ch == 't' ?
+				    "timeout" : "sleep", max, optarg);
 				goto done;
 			}
 			break;
@@ -210,7 +191,8 @@ main(int argc, char *argv[])
 		struct probe_group *group = &groups[g];
 
 		probe_http_run(group->url, g, &options, group->rows);
-		probe_result_summarize(group->rows, group->count, sleep_s,
+		probe_result_summarize(group->rows, group->count,
+		    (double)sleep_us / 1e6,
 		    &group->summary);
 		probe_report_table(report, group);
 		probe_report_summary(report, group);

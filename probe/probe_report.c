@@ -23,7 +23,7 @@ title(const struct probe_group *group)
 void
 probe_report_table(FILE *out, const struct probe_group *group)
 {
-	char text[PROBE_ERROR_MAX + 8];
+	char text[SA_ERROR_MAX + 8];
 	size_t i, *order;
 
 	fprintf(out, "\n== %s%s%s (%zu requests) ==\n", title(group),

@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 
+#include "common/text.h"
 #include "probe/probe_result.h"
 
 void
@@ -39,18 +40,12 @@ probe_result_set_error(struct probe_result *row, const char *fmt, ...)
 
 /*
  * Copies a server-chosen string for display: truncated to the buffer and
- * with control bytes replaced by '.', so a row never moves the terminal.
+ * sanitised, so a row never moves the terminal.
  */
 static void
 copy_text(char *dst, size_t size, const char *src)
 {
-	size_t i;
-
-	for (i = 0; i + 1 < size && src[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)src[i];
-		dst[i] = (c < 0x20 || c == 0x7f) ? '.' : (char)c;
-	}
-	dst[i] = '\0';
+	text_sanitise(src, strlen(src), dst, size);
 }
 
 /* Parses exactly len bytes as one JSON value; NULL if they are not JSON. */
@@ -173,7 +168,7 @@ probe_result_parse_error_body(struct probe_result *row, const char *body,
     size_t len)
 {
 	struct json_object *obj, *val;
-	char text[PROBE_ERROR_MAX];
+	char text[SA_ERROR_MAX];
 
 	probe_result_set_error(row, "HTTP %d", row->http_status);
 	if ((obj = parse_json(body, len)) == NULL)

@@ -12,10 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROBE_ERROR_MAX		256	/* bytes, error text on a row */
-#define PROBE_MESSAGE_MAX	128	/* bytes, the contract "message" */
-#define PROBE_TIME_MAX		32	/* bytes, the contract "request_time" */
-#define PROBE_MODE_MAX		16	/* bytes, the contract "mode" */
+#include "common/limits.h"
+
 #define PROBE_SLEEP_SUFFIX	" (sleep)"
 
 struct probe_result {
@@ -24,17 +22,17 @@ struct probe_result {
 	int64_t	sent_us;		/* CLOCK_REALTIME, µs since the epoch */
 	int64_t	received_us;		/* answer or failure; 0 = never */
 	int	http_status;		/* 0 = no HTTP response */
-	char	error[PROBE_ERROR_MAX];	/* "" = this request succeeded */
+	char	error[SA_ERROR_MAX];	/* "" = this request succeeded */
 
 	int	parsed;			/* the contract fields below are valid */
-	char	message[PROBE_MESSAGE_MAX];
+	char	message[SA_PROBE_MESSAGE_MAX];
 	int64_t	thread_id;
 	int64_t	pid;
-	char	request_time[PROBE_TIME_MAX];
+	char	request_time[SA_PROBE_TIME_MAX];
 	int64_t	request_no;
 	int64_t	started_us;		/* server clock, µs since the epoch */
 	int64_t	finished_us;
-	char	mode[PROBE_MODE_MAX];	/* "" when absent (/sync) */
+	char	mode[SA_PROBE_MODE_MAX];	/* "" when absent (/sync) */
 };
 
 enum probe_verdict {

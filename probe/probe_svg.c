@@ -91,7 +91,7 @@ xml_text(FILE *out, const char *s)
 static void
 xml_short_text(FILE *out, const char *s, size_t max)
 {
-	char buf[PROBE_ERROR_MAX];
+	char buf[SA_ERROR_MAX];
 	size_t len = strlen(s);
 
 	if (len <= max || max >= sizeof(buf)) {

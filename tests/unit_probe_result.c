@@ -81,6 +81,11 @@ test_parse(void)
 	    "\"pid\": 1, \"request_time\": \"x\", \"request_no\": 1, "
 	    "\"started_us\": 1, \"finished_us\": 2}"), 0, "control byte parses");
 	TAP_EQ_STR(row.message, "a.b", "control byte replaced");
+	TAP_EQ_INT(parse(&row, "{\"message\": \"a\\u009bb\", \"thread_id\": 1, "
+	    "\"pid\": 1, \"request_time\": \"x\", \"request_no\": 1, "
+	    "\"started_us\": 1, \"finished_us\": 2}"), 0, "C1 control parses");
+	TAP_EQ_STR(row.message, "a..b",
+	    "  its two UTF-8 bytes replaced (a terminal would obey CSI)");
 
 	probe_result_init(&row, 0, 0);
 	row.http_status = 500;
