@@ -11,22 +11,25 @@
 
 #include "common/clock.h"
 
-int64_t
-clock_now_us(void)
+static int64_t
+read_us(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+clock_now_us(void)
+{
+	return read_us(CLOCK_REALTIME);
 }
 
 int64_t
 clock_mono_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return read_us(CLOCK_MONOTONIC);
 }
 
 void
