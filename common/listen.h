@@ -2,7 +2,7 @@
  * listen.h - the FastCGI listening socket, for the programs that serve one.
  *
  * async_fcgi and sync_cgi's worker mode find their listening socket the same
- * way (DESIGN.md, "Listening"): --listen unix:PATH | [HOST:]PORT, a systemd
+ * way (doc/ARCHITECTURE.md, "Listening"): --listen unix:PATH | [HOST:]PORT, a systemd
  * socket (LISTEN_PID/LISTEN_FDS), or descriptor 0 when it is a listening
  * socket (the FastCGI convention of lighttpd's bin-path, spawn-fcgi and
  * mod_fcgid).  This file opens or recognises the socket; it does not accept,

@@ -1,5 +1,5 @@
 /*
- * response.h - the response contract's JSON (DESIGN.md, "Response JSON").
+ * response.h - the response contract's JSON (doc/ARCHITECTURE.md).
  *
  * Both programs build their bodies here, so a field cannot drift between
  * /sync and /async.  Uses json-c; returns malloc'd strings the caller frees.

@@ -1,7 +1,7 @@
 /*
  * settings.c - reads and validates the SYNCASYNC_* environment (settings.h).
  *
- * Only the variables named in DESIGN.md are read; nothing else from the
+ * Only the variables of doc/ARCHITECTURE.md are read; nothing else from the
  * environment (in particular never HTTP_PROXY, which a CGI request can set
  * from its Proxy header).
  */

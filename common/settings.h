@@ -1,7 +1,7 @@
 /*
  * settings.h - the SYNCASYNC_* configuration, read from the environment.
  *
- * Both programs read the same variables (DESIGN.md, "Configuration"); the
+ * Both programs read the same variables (doc/ARCHITECTURE.md, "Settings"); the
  * defaults reproduce the published experiment.  A bad value is reported with
  * the variable's name, never replaced by a default.  async_fcgi applies its
  * command-line options on top of what settings_load() returns.

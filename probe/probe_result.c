@@ -1,8 +1,8 @@
 /*
  * probe_result.c - parse a response body into a result row; judge a group.
  *
- * The body parser checks the response contract of DESIGN.md field by field and
- * records what is wrong on the row instead of failing the run.  The summary
+ * The body parser checks the response contract (doc/ARCHITECTURE.md) field
+ * by field and records what is wrong on the row instead of failing the run.  The summary
  * implements the verdict rule (see probe_result_summarize).  No libevent, no
  * I/O: everything here is a function of its arguments, so the unit tests can
  * drive it with fixed rows.

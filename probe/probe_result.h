@@ -3,7 +3,7 @@
  *
  * One struct probe_result per request: what the client saw (send and answer
  * times, HTTP status, error) and what the response said (the contract fields
- * of DESIGN.md).  probe_result.c parses a body into a row and judges a group of
+ * of doc/ARCHITECTURE.md).  probe_result.c parses a body into a row and judges a group of
  * rows (one URL).  Pure: no libevent, no I/O, no global state.
  */
 #ifndef SYNCASYNC_PROBE_RESULT_H

@@ -11,7 +11,7 @@
  * Server times are placed on the client's clock as they are: this is only
  * right when both run on the same machine.
  *
- * Every piece of text goes through text (XML escaping, invalid
+ * Every piece of text goes through xml_text (XML escaping, invalid
  * UTF-8 and control bytes replaced), so the output stays well-formed
  * whatever a server sent.  Each lane is a <g class="lane">; tests count them.
  */

@@ -1,26 +1,13 @@
 /*
  * main.c - sync_cgi: the /sync backend, as a CGI program or a FastCGI worker.
  *
- * CGI (RFC 3875): exec'd by the web server once per request, it reads its
- * CGI environment, takes the deployment-wide request number, sleeps if it is
- * the sleeper, answers with the contract JSON and exits.  Start-up is kept
- * small: nothing is set up before the request needs it, and libfcgi, though
- * linked, is never initialised.
- *
- * Worker (/pool): started with a listening socket (descriptor 0 from
- * lighttpd's bin-path, spawn-fcgi or mod_fcgid, a systemd socket, or
- * --listen), it serves FastCGI requests one at a time with libfcgi until
- * SIGTERM (worker.h); with --workers N it is a pre-forked pool of N such
- * workers on that one socket, as gunicorn's sync workers or PHP-FPM run.
- *
- * Both modes serve through the same handler (sync_handler.h); only the two
- * small struct sync_io implementations (here and in worker.c) differ.
- *
- * Mode detection does not call FCGX_IsCGI(): that initialises libfcgi,
- * which installs its own SIGTERM, SIGUSR1 and SIGPIPE handlers, and a CGI
- * process must keep SIGTERM's default action (mod_cgi ends a CGI whose
- * client went away with SIGTERM).  listen_is_listening(0) asks the same
- * question without side effects.
+ * CGI (RFC 3875): exec'd once per request, it answers from its environment
+ * and exits; nothing is set up before the request needs it.  Worker (/pool):
+ * given a listening socket (descriptor 0, a systemd socket or --listen) it
+ * serves FastCGI until SIGTERM, alone or as a pre-forked pool (worker.h).
+ * Both serve through sync_handler.h.  The mode is told by
+ * listen_is_listening(0), never FCGX_IsCGI(), so a CGI process keeps
+ * SIGTERM's default action (doc/DESIGN-NOTES.md, "sync_cgi").
  */
 #include "config.h"
 
