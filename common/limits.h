@@ -18,12 +18,18 @@
 #define SA_SLEEP_ON_MAX		1000000000UL		/* request number */
 #define SA_POOL_THREADS_MAX	1024UL			/* threads */
 #define SA_SETTING_MAX		256			/* bytes of one value */
+#define SA_ECHO_MAX		64			/* bytes of a bad value quoted
+							   in its error message */
 #define SA_DB_POOL_MAX		1000UL			/* database connections */
 #define SA_UPSTREAM_TIMEOUT_MIN_US 1000ULL		/* µs (1 ms) */
 #define SA_UPSTREAM_TIMEOUT_MAX_S 3600			/* seconds (1 hour) */
 #define SA_UPSTREAM_TIMEOUT_MAX_US (SA_UPSTREAM_TIMEOUT_MAX_S * 1000000ULL) /* µs */
 #define SA_WORK_URL_MAX		2048			/* bytes of the upstream URL */
 #define SA_WORK_ERROR_MAX	SA_ERROR_MAX		/* former name */
+
+/* The listening socket (listen.c). */
+#define SA_LISTEN_FDS_MAX	64UL			/* systemd sockets (LISTEN_FDS) */
+#define SA_LISTEN_HOST_MAX	256			/* bytes of --listen's host */
 
 /* sync_cgi as a FastCGI worker pool (/pool). */
 #define SA_POOL_WORKERS_MAX	256U			/* processes */

@@ -43,7 +43,7 @@ listen_systemd(const char *program)
 	if (pid == NULL || fds == NULL ||
 	    number_parse_uint(pid, 1, INT32_MAX, &value) != NUMBER_OK ||
 	    (pid_t)value != getpid() ||
-	    number_parse_uint(fds, 1, 64, &value) != NUMBER_OK)
+	    number_parse_uint(fds, 1, SA_LISTEN_FDS_MAX, &value) != NUMBER_OK)
 		return -1;
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
@@ -109,7 +109,7 @@ listen_unix(const char *spec, const char *path, char *err, size_t errlen)
 static int
 listen_tcp(const char *spec, char *err, size_t errlen)
 {
-	char host[256] = "127.0.0.1", addr[sizeof(host) + 16];
+	char host[SA_LISTEN_HOST_MAX] = "127.0.0.1", addr[sizeof(host) + 16];
 	const char *port = spec, *colon = strrchr(spec, ':');
 	struct addrinfo hints, *res = NULL;
 	uint64_t port_number;
@@ -131,9 +131,9 @@ listen_tcp(const char *spec, char *err, size_t errlen)
 		}
 		port = colon + 1;
 	}
-	if (number_parse_uint(port, 1, 65535, &port_number) != NUMBER_OK) {
+	if (number_parse_uint(port, 1, UINT16_MAX, &port_number) != NUMBER_OK) {
 		snprintf(err, errlen, "--listen port \"%s\": must be a whole "
-		    "number from 1 to 65535", port);
+		    "number from 1 to %u", port, (unsigned)UINT16_MAX);
 		return -1;
 	}
 	memset(&hints, 0, sizeof(hints));

@@ -33,7 +33,7 @@ static int
 bad_value(const char *name, const char *value, const char *why,
     char *err, size_t errlen)
 {
-	char shown[64];
+	char shown[SA_ECHO_MAX];
 
 	settings_sanitise(value, shown, sizeof(shown));
 	snprintf(err, errlen, "%s=\"%s\" is invalid: %s", name, shown, why);
