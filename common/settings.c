@@ -104,11 +104,18 @@ settings_work_name(enum settings_work work)
 	return "sleep";
 }
 
+static int
+refuse(char *err, size_t errlen, const char *why)
+{
+	snprintf(err, errlen, "%s", why);
+	return -1;
+}
+
 int
 settings_check_upstream(const char *url, char *err, size_t errlen)
 {
 	static const char *const own[] = { "async", "sync", "pool", "stats" };
-	const char *host, *path, *segment, *why = NULL;
+	const char *host, *path, *segment;
 	size_t i, len;
 
 	if (strncmp(url, "http://", 7) == 0)
@@ -116,30 +123,27 @@ settings_check_upstream(const char *url, char *err, size_t errlen)
 	else if (strncmp(url, "https://", 8) == 0)
 		host = url + 8;
 	else
-		why = "must start with http:// or https://";
-	if (why == NULL && strlen(url) >= SA_WORK_URL_MAX)
-		why = "is too long";
-	for (i = 0; why == NULL && url[i] != '\0'; i++)
+		return refuse(err, errlen, "must start with http:// or https://");
+	if (strlen(url) >= SA_WORK_URL_MAX)
+		return refuse(err, errlen, "is too long");
+	for (i = 0; url[i] != '\0'; i++)
 		if ((unsigned char)url[i] <= 0x20 ||
 		    (unsigned char)url[i] >= 0x7f)
-			why = "must not contain spaces or control bytes";
-	if (why == NULL && (path = host + strcspn(host, "/?#")) == host)
-		why = "has no host";
-	/* The path's last segment, as async_fcgi routes. */
-	if (why == NULL && *path == '/') {
-		len = text_last_segment(path, &segment);
-		for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-			if (strlen(own[i]) == len &&
-			    memcmp(segment, own[i], len) == 0)
-				why = "ends in one of the responder's own routes "
-				    "(async, sync, pool, stats): the upstream "
-				    "must be another service, never the "
-				    "responder itself";
-	}
-	if (why == NULL)
+			return refuse(err, errlen, "must not contain spaces or "
+			    "control bytes");
+	if ((path = host + strcspn(host, "/?#")) == host)
+		return refuse(err, errlen, "has no host");
+	if (*path != '/')
 		return 0;
-	snprintf(err, errlen, "%s", why);
-	return -1;
+	/* The path's last segment, as async_fcgi routes. */
+	len = text_last_segment(path, &segment);
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (strlen(own[i]) == len && memcmp(segment, own[i], len) == 0)
+			return refuse(err, errlen, "ends in one of the "
+			    "responder's own routes (async, sync, pool, stats): "
+			    "the upstream must be another service, never the "
+			    "responder itself");
+	return 0;
 }
 
 /* A string variable: NULL when unset or empty (lighttpd passes unset
