@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/limits.h"
+
 #define COUNTER_FILE "counter"	/* inside the state directory */
 
 /*
@@ -22,8 +24,8 @@
  * symbolic link, must be owned by this user or root and not writable by
  * others.  The file is created 0600 if missing, opened without following a
  * link, and must be a regular file owned by this user with one link.
- * Returns 0, or -1 with a description in err (for the error log; it names
- * paths, so it is not for the response body).
+ * Returns 0, or -1 with a description in err (SA_ERROR_MAX bytes; for the
+ * error log: it names paths, so it is not for the response body).
  */
 int counter_next(const char *state_dir, uint64_t *value, char *err,
     size_t errlen);

@@ -36,7 +36,7 @@ test_concurrent(void)
 		pid_t pid = fork();
 
 		if (pid == 0) {
-			char err[256];
+			char err[SA_ERROR_MAX];
 			int n;
 
 			close(fds[0]);
@@ -80,7 +80,7 @@ test_concurrent(void)
 static void
 test_killed_holder(void)
 {
-	char err[256];
+	char err[SA_ERROR_MAX];
 	uint64_t before = 0, after = 0;
 	int ready[2];
 	pid_t pid;
@@ -112,7 +112,7 @@ test_killed_holder(void)
 static void
 test_hostile(void)
 {
-	char err[256], other[sizeof(dir) + 16];
+	char err[SA_ERROR_MAX], other[sizeof(dir) + 16];
 	uint64_t value;
 
 	unlink(path);
@@ -165,7 +165,7 @@ int
 main(void)
 {
 	struct stat st;
-	char err[256];
+	char err[SA_ERROR_MAX];
 	uint64_t value = 0;
 
 	if (mkdtemp(dir) == NULL)
