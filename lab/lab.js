@@ -730,6 +730,12 @@
 			    'holds only itself, the web server starts a fresh process for each ' +
 			    'of the others.  That is what a thread per request (a FastAPI ' +
 			    '<code>def</code> route) does too, up to the pool\u2019s size.';
+		if (path === '/pool' && run.rows.filter(rowSleeper).length > s.distinct_pids)
+			return 'On <code>/pool</code> ' + s.distinct_pids + ' long-lived worker ' +
+			    'processes take one request each.  More requests slept than there are ' +
+			    'workers, so the workers took them a few at a time and the rest queued ' +
+			    'on the server, in waves: that is the pool\u2019s bound (FastAPI\u2019s ' +
+			    '<code>def</code> routes queue the same way past 40 threads).';
 		if (path === '/pool')
 			return 'On <code>/pool</code> four long-lived worker processes take one ' +
 			    'request each (' + s.distinct_pids + ' pids seen).  A sleeper holds ' +
