@@ -25,6 +25,10 @@
 	var HOSTS = 10;
 	var MAX_REQUESTS = 50;
 	var SLEEP_SUFFIX = ' (sleep)';
+	/* The response contract's fields (README "The response"), in the
+	 * probe's order; "mode" (only /async has it) follows. */
+	var CONTRACT = ['message', 'thread_id', 'pid', 'request_time', 'request_no',
+	    'started_us', 'finished_us'];
 	/* probe_svg.c's geometry and palette */
 	var SVG_WIDTH = 1150, SVG_LEFT = 70, SVG_RIGHT = 300;
 	var PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#b07aa1', '#76b7b2',
@@ -142,13 +146,7 @@
 		if (obj.finished_us < obj.started_us)
 			return 'body is not the contract JSON: finished_us before started_us';
 		row.parsed = true;
-		row.message = obj.message;
-		row.thread_id = obj.thread_id;
-		row.pid = obj.pid;
-		row.request_time = obj.request_time;
-		row.request_no = obj.request_no;
-		row.started_us = obj.started_us;
-		row.finished_us = obj.finished_us;
+		CONTRACT.forEach(function (k) { row[k] = obj[k]; });
 		row.mode = obj.mode !== undefined ? obj.mode : null;
 		return null;
 	}
@@ -414,16 +412,8 @@
 						error: row.error || null,
 						sleeper: rowSleeper(row)
 					};
-					if (row.parsed) {
-						out.message = row.message;
-						out.thread_id = row.thread_id;
-						out.pid = row.pid;
-						out.request_time = row.request_time;
-						out.request_no = row.request_no;
-						out.started_us = row.started_us;
-						out.finished_us = row.finished_us;
-						out.mode = row.mode;
-					}
+					if (row.parsed)
+						CONTRACT.concat(['mode']).forEach(function (k) { out[k] = row[k]; });
 					/* The lab's additions (the probe has no browser). */
 					out.lab = {
 						url: row.url,
@@ -833,14 +823,17 @@
 			    'answers lack <code>Timing-Allow-Origin</code>?): their wait in the ' +
 			    'browser is unknown and their latency counts from the <code>fetch()</code> call.'));
 		}
-		queued = run.rows.filter(function (r) {
-			return r.browser.queued_ms !== null && r.browser.queued_ms >= QUEUED_MS;
-		});
 		run.rows.forEach(function (r) {
 			if (r.browser.queued_ms !== null)
 				maxQ = Math.max(maxQ, r.browser.queued_ms);
 			if (r.browser.new_connection)
 				newConn++;
+		});
+		/* Queued: waited long, and at least half as long as the longest
+		 * (a slow connection set-up on a busy machine is not a queue). */
+		queued = run.rows.filter(function (r) {
+			return r.browser.queued_ms !== null &&
+			    r.browser.queued_ms >= Math.max(QUEUED_MS, maxQ / 2);
 		});
 		box.appendChild(para((run.cfg.spread ?
 		    'Spread over ' + Math.min(HOSTS, run.rows.length) + ' host name' +

@@ -349,14 +349,18 @@ def check_console(driver, what):
 
 
 def main():
-    os.environ["SYNCASYNC_LIGHTTPD_CONF"] = os.path.join(harness.SRCDIR, "deploy",
-                                                         "lighttpd-lab.conf")
+    lab_conf = os.path.join(os.path.abspath(harness.SRCDIR), "deploy", "lighttpd-lab.conf")
     os.environ["SYNCASYNC_LAB_DIR"] = os.path.join(os.path.abspath(harness.SRCDIR), "lab")
+    options = dict(sleep=SLEEP, sleep_on=0, query_overrides=True, pool_own_counter=True)
+    if os.path.exists(os.path.join(harness.SRCDIR, "deploy", "syncasync-lighttpd")):
+        os.environ["SYNCASYNC_LIGHTTPD_CONF"] = lab_conf   # before deploy/ had one script
+    else:
+        options["config"] = lab_conf
+    os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
     profile = tempfile.mkdtemp(prefix="syncasync-lab-chromium-")
     driver = None
     try:
-        with harness.Lighttpd(sleep=SLEEP, sleep_on=0, query_overrides=True,
-                              pool_own_counter=True) as server:
+        with harness.Lighttpd(**options) as server:
             port = int(server.url.rsplit(":", 1)[1])
             listening = []
             for k in range(1, 11):
