@@ -74,7 +74,7 @@ def port_answers(port):
 
 
 SNIPPET_PATH_VARS = ("syncasync_sync_cgi", "syncasync_async_fcgi",
-                     "syncasync_state_dir", "syncasync_socket")
+                     "syncasync_state_dir", "syncasync_socket", "syncasync_lab_dir")
 
 
 def relocate_snippet(text, root, run_dir):
@@ -126,6 +126,7 @@ server.document-root = "%s/htdocs"
 server.pid-file = "%s/lighttpd.pid"
 server.errorlog = "%s/error.log"
 server.breakagelog = "%s/backends.log"
+index-file.names = ( "index.html" )
 include "%s"
 """ % (port, run_dir, run_dir, run_dir, run_dir, local_snippet))
         check = subprocess.run([lighttpd, "-tt", "-f", conf], stdout=subprocess.PIPE,
@@ -151,6 +152,9 @@ include "%s"
         reply = request(url + "/async", timeout=30)
         tap.eq((reply.json() or {}).get("mode"), "timer",
                "/async runs in the snippet's mode (timer)")
+        reply = request(url + "/lab/", timeout=30)
+        tap.ok(reply.status == 200 and b'src="lab.js"' in reply.body,
+               "/lab/ serves the installed lab page", "status %r" % reply.status)
         counter = os.path.join(run_dir, "state", "counter")
         tap.ok(os.path.isfile(counter), "sync_cgi keeps its counter in the snippet's state dir")
     finally:
@@ -223,6 +227,7 @@ def main():
             paths["apacheconfdir"] + "/syncasync.conf",
             paths["docdir"] + "/README.md",
         }
+        expected |= {paths["labdir"] + "/" + name for name in ("index.html", "lab.css", "lab.js")}
         if paths["systemdsystemunitdir"]:
             expected |= {paths["systemdsystemunitdir"] + "/async_fcgi.socket",
                          paths["systemdsystemunitdir"] + "/async_fcgi.service"}
