@@ -924,15 +924,18 @@
 
 	function setExports(run) {
 		var json = JSON.stringify(exportJson(run), null, 2) + '\n';
-		var picture = svg(run, { order: 'server' });
+		var picture = svg(run, { order: 'server' }), name;
 
 		state.exportUrls.forEach(function (u) { URL.revokeObjectURL(u); });
 		state.exportUrls = [
 			URL.createObjectURL(new Blob([json], { type: 'application/json' })),
 			URL.createObjectURL(new Blob([picture], { type: 'image/svg+xml' }))
 		];
+		name = 'lab' + run.cfg.path.replace(/\//g, '-') + '-' + run.id;
 		$('export-json').href = state.exportUrls[0];
+		$('export-json').download = name + '.json';
 		$('export-svg').href = state.exportUrls[1];
+		$('export-svg').download = name + '.svg';
 		$('exports').hidden = false;
 		state.json = json;
 		state.svg = picture;

@@ -341,6 +341,22 @@ def check_keyboard(driver, url):
                "  and the focus stays on Run")
 
 
+def check_bad_input(driver):
+    """A bad field is named in the status line and nothing is sent."""
+    for field, value, says in (("sleepers", "11", "does not exist"),
+                               ("sleepers", "5x", "is not a request number"),
+                               ("requests", "0", "Requests must be")):
+        set_form(driver, path="/sync", requests="10", sleepers="5", sleep="0.1")
+        set_form(driver, **{field: value})
+        last = "var st = window.syncasyncLab.state; return [st.runs, st.run && st.run.id]"
+        before = driver.execute_script(last)
+        driver.find_element("id", "run").click()
+        shown = driver.find_element("id", "status").text
+        after = driver.execute_script(last)
+        tap.ok(says in shown and before == after,
+               "bad input (%s=%s): the page says so and sends nothing" % (field, value), shown)
+
+
 def check_console(driver, what):
     entries = driver.get_log("browser")
     severe = [e["message"] for e in entries if e.get("level") == "SEVERE"]
@@ -382,6 +398,7 @@ def main():
             check_console(driver, "when the page loads")
             check_paths(driver, server, keys)
             check_browser_queue(driver)
+            check_bad_input(driver)
             check_keyboard(driver, server.url)
             check_console(driver, "after every run")
     finally:
