@@ -5,7 +5,7 @@
  * Skeleton after libevent's samples: an evconnlistener hands each accepted
  * socket to a bufferevent whose read callback frames records (peek the
  * 8-byte header with evbuffer_copyout, wait for the whole record, then
- * fcgi_req_apply), whose write callback closes a finished connection or
+ * fcgi_request_apply), whose write callback closes a finished connection or
  * resumes reading after back-pressure, and whose event callback treats EOF,
  * errors and the idle timeout as the end of the connection.  conn_free() is
  * the one place a connection dies; it cancels the request's timer and
@@ -52,7 +52,7 @@ struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	struct conn_server		*srv;
 	struct bufferevent	*bev;
-	struct fcgi_req		 req;
+	struct fcgi_request		 req;
 	struct async_call	*call;		/* request being handled */
 	struct event		 timer;		/* timer mode: its wait */
 	int			 timer_armed;
@@ -207,7 +207,7 @@ conn_release(struct conn *c)
 static int
 conn_request_done(struct conn *c)
 {
-	int keep = fcgi_req_finish(&c->req);
+	int keep = fcgi_request_finish(&c->req);
 
 	conn_release(c);
 
@@ -249,7 +249,7 @@ static int
 conn_respond(struct conn *c)
 {
 	struct async_call *call = c->call;
-	uint16_t id = fcgi_req_id(&c->req);
+	uint16_t id = fcgi_request_id(&c->req);
 	uint8_t small[4096], *p = small;
 	size_t stream_len, total, written = 0;
 
@@ -282,7 +282,7 @@ conn_respond(struct conn *c)
 static const char *
 conn_param(void *ctx, const char *name)
 {
-	return fcgi_req_param(&((struct conn *)ctx)->req, name);
+	return fcgi_request_param(&((struct conn *)ctx)->req, name);
 }
 
 static void
@@ -332,8 +332,8 @@ conn_run(struct conn *c)
 	/* The peer is silent while we work: only writes may time out. */
 	bufferevent_set_timeouts(c->bev, NULL, &srv->idle_tv);
 	t0 = clock_mono_us();
-	if (fcgi_req_stdin_over(&c->req)) {
-		const char *method = fcgi_req_param(&c->req, "REQUEST_METHOD");
+	if (fcgi_request_stdin_over(&c->req)) {
+		const char *method = fcgi_request_param(&c->req, "REQUEST_METHOD");
 
 		step = ASYNC_STEP_RESPOND;
 		c->call = async_handler_refuse(srv->app, 413,
@@ -348,7 +348,7 @@ conn_run(struct conn *c)
 		return -1;
 	}
 	server_note_hold(srv, c->call, clock_mono_us() - t0);
-	fcgi_req_drop_params(&c->req);	/* the handler has read them */
+	fcgi_request_drop_params(&c->req);	/* the handler has read them */
 	switch (step) {
 	case ASYNC_STEP_RESPOND:
 		return conn_respond(c);
@@ -457,12 +457,12 @@ conn_process(struct conn *c)
 		 * BEGIN_REQUEST to its END_REQUEST, so slow senders cannot
 		 * pile up past the cap before their first handler runs.
 		 */
-		idle = fcgi_req_state(&c->req) == FCGI_REQ_IDLE;
+		idle = fcgi_request_state(&c->req) == FCGI_REQUEST_IDLE;
 		can_admit = c->srv->admitted < c->srv->opt.max_requests;
-		action = fcgi_req_apply(&c->req, &hdr, record + FCGI_HEADER_LEN,
+		action = fcgi_request_apply(&c->req, &hdr, record + FCGI_HEADER_LEN,
 		    hdr.content_length, can_admit, &reply);
 		evbuffer_drain(in, total);
-		if (idle && fcgi_req_state(&c->req) != FCGI_REQ_IDLE &&
+		if (idle && fcgi_request_state(&c->req) != FCGI_REQUEST_IDLE &&
 		    !c->admitted) {
 			c->admitted = 1;
 			c->srv->admitted++;
@@ -521,7 +521,7 @@ conn_free(struct conn *c)
 
 	conn_end_call(c, 0);
 	conn_release(c);
-	fcgi_req_free(&c->req);
+	fcgi_request_free(&c->req);
 	bufferevent_free(c->bev);
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->stats->connections--;
@@ -552,7 +552,7 @@ conn_add(struct conn_server *srv, int fd)
 	}
 	c->srv = srv;
 	c->id = ++srv->next_id;
-	fcgi_req_init(&c->req, &srv->limits);
+	fcgi_request_init(&c->req, &srv->limits);
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH_WATER);
 	bufferevent_set_timeouts(c->bev, &srv->idle_tv, &srv->idle_tv);
@@ -702,7 +702,7 @@ server_signalcb(evutil_socket_t sig, short what, void *arg)
 	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->call == NULL && !c->closing &&
-		    fcgi_req_state(&c->req) == FCGI_REQ_IDLE)
+		    fcgi_request_state(&c->req) == FCGI_REQUEST_IDLE)
 			conn_free(c);
 	}
 	if (srv->stats->connections == 0)
