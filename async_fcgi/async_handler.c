@@ -54,14 +54,14 @@ struct async_call {
 	struct handler_plan	 plan;
 	struct async_app	*app;
 	enum call_wait		 wait;
-	int			 cancelled;	/* CALL_POOL: the pool frees it */
+	int			 cancelled;	/* CALL_POOL: pool frees it */
 	int64_t			 started_us;
 	long			 thread_id;	/* who did the work */
 	char			*response;	/* whole CGI response */
 	size_t			 response_len;
 	void			(*done)(void *owner);
 	void			*owner;
-	struct work_result	*result;	/* db or http work: its outcome */
+	struct work_result	*result;	/* db or http: the outcome */
 	max_align_t		 tail[];	/* timer, work item or result */
 };
 

@@ -40,7 +40,7 @@ struct fcgi_conn_set {
 	unsigned		 max_requests;	/* in flight, all connections */
 	size_t			 high_water;	/* output bytes: stop reading */
 	struct timeval		 idle;		/* a silent peer is closed */
-	int			 draining;	/* close each after its request */
+	int			 draining;	/* close after each request */
 	void			(*closed)(void *arg);	/* one was freed */
 	void			*closed_arg;
 	/* The connection layer's: */

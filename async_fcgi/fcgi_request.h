@@ -11,6 +11,8 @@
  * GET_VALUES says so (FCGI_MPXS_CONNS=0).
  *
  * Spec: FastCGI Specification 1.0 (see fcgi_codec.h); sections cited inline.
+ * Errors: fcgi_request_apply() returns an enum fcgi_action; bad input is
+ * FCGI_ACTION_CLOSE with a reason, never a failure of the process.
  */
 #ifndef SYNCASYNC_ASYNC_FCGI_FCGI_REQUEST_H
 #define SYNCASYNC_ASYNC_FCGI_FCGI_REQUEST_H
@@ -47,14 +49,16 @@ enum fcgi_action {
 				   then close unless reply->keep_conn */
 	FCGI_ACTION_ABORT,	/* ABORT_REQUEST for the active request:
 				   cancel its work, write reply->buf (END_REQUEST
-				   REQUEST_COMPLETE), call fcgi_request_finish() */
+				   REQUEST_COMPLETE), call
+				   fcgi_request_finish() */
 	FCGI_ACTION_REPLY,	/* write reply->buf (GET_VALUES_RESULT or
 				   UNKNOWN_TYPE); connection stays open */
 	FCGI_ACTION_CLOSE	/* protocol error: close the connection;
 				   reply->reason says why, for the log */
 };
 
-/* What fcgi_request_apply() fills in for the caller; fields per action above. */
+/* What fcgi_request_apply() fills in for the caller; fields per action
+ * above. */
 struct fcgi_reply {
 	uint16_t	 request_id;	  /* END, ABORT */
 	uint8_t		 protocol_status; /* END: FCGI_CANT_MPX_CONN, ... */
@@ -95,7 +99,8 @@ struct fcgi_request {
 };
 
 /* Prepares req for a new connection; copies *limits.  Allocates nothing. */
-void fcgi_request_init(struct fcgi_request *req, const struct fcgi_limits *limits);
+void fcgi_request_init(struct fcgi_request *req,
+    const struct fcgi_limits *limits);
 
 /*
  * Applies one whole record: hdr as decoded by fcgi_header_decode(), content
@@ -127,10 +132,11 @@ enum fcgi_action fcgi_request_apply(struct fcgi_request *req,
 /*
  * Parameter lookup after RUN: the value of the first pair named name, or NULL
  * if there is none or no request has been run.  Valid until
- * fcgi_request_finish()/fcgi_request_free().  Pairs with a NUL byte in the name or
- * value never get here: the request is refused (CLOSE) instead.
+ * fcgi_request_finish()/fcgi_request_free().  Pairs with a NUL byte in the
+ * name or value never get here: the request is refused (CLOSE) instead.
  */
-const char *fcgi_request_param(const struct fcgi_request *req, const char *name);
+const char *fcgi_request_param(const struct fcgi_request *req,
+    const char *name);
 
 /* Parameter count and i-th pair (in wire order) after RUN; NULL past end. */
 size_t fcgi_request_param_count(const struct fcgi_request *req);

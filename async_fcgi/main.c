@@ -62,7 +62,7 @@ usage(FILE *out)
 "  -h, --help                this text\n"
 "  -V, --version             the version\n"
 "\n"
-"Environment (DESIGN.md; defaults reproduce the experiment):\n"
+"Environment (doc/ARCHITECTURE.md; defaults reproduce the experiment):\n"
 "  SYNCASYNC_SLEEP_SECONDS [20]  SYNCASYNC_SLEEP_ON [5]  SYNCASYNC_ASYNC_MODE [block]\n"
 "  SYNCASYNC_POOL_THREADS [40]   SYNCASYNC_QUERY_OVERRIDES [0] (1: ?sleep=, ?mode=)\n"
 "  SYNCASYNC_WORK [sleep]: the sleeper's work, sleep, db or http\n"
@@ -121,8 +121,11 @@ listener_name(int fd, char *out, size_t outlen)
 	}
 	switch (ss.ss_family) {
 	case AF_UNIX:
-		snprintf(out, outlen, "unix:%s", sun->sun_path[0] != '\0' ?
-		    sun->sun_path : "(unnamed)");
+		if (sun->sun_path[0] == '\0')
+			snprintf(out, outlen, "an unnamed unix socket");
+		else
+			snprintf(out, outlen, "unix:%.*s",
+			    (int)sizeof(sun->sun_path), sun->sun_path);
 		return;
 	case AF_INET:
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
@@ -199,8 +202,8 @@ main(int argc, char **argv)
 	};
 	struct settings settings;
 	struct async_app *app;
-	char error[SETTINGS_ERROR_MAX];
-	char where[LISTEN_ERROR_MAX];
+	char error[SA_ERROR_MAX];
+	char where[sizeof(struct sockaddr_un) + 8];	/* "unix:" PATH */
 	const char *listen_spec = NULL;
 	sigset_t stop_signals;
 	int ch, fd, rc;
@@ -256,7 +259,8 @@ main(int argc, char **argv)
 			break;
 		case OPT_HIGH_WATER:
 			opt.high_water = option_uint("high-water", optarg,
-			    SA_FCGI_HIGH_WATER_OPT_MIN, SA_FCGI_HIGH_WATER_OPT_MAX);
+			    SA_FCGI_HIGH_WATER_OPT_MIN,
+			    SA_FCGI_HIGH_WATER_OPT_MAX);
 			break;
 		case OPT_DRAIN:
 			opt.drain_ms = (unsigned)option_uint("drain-timeout",
@@ -282,7 +286,7 @@ main(int argc, char **argv)
 		die("unexpected argument \"%s\" (see --help)", argv[optind]);
 
 	if (listen_spec != NULL) {
-		char listen_error[LISTEN_ERROR_MAX];
+		char listen_error[SA_ERROR_MAX];
 
 		if ((fd = listen_open(listen_spec, listen_error,
 		    sizeof(listen_error))) == -1)
@@ -299,9 +303,9 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * SIGTERM and SIGINT wait (blocked) until the loop can drain on them:
-	 * fcgi_server_run() unblocks them once its handlers are in place, so one
-	 * that arrives while the pool starts is not lost and does not kill
-	 * the process outright.  The pool's threads inherit the mask.
+	 * fcgi_server_run() unblocks them once its handlers are in place, so
+	 * one that arrives while the pool starts is not lost and does not
+	 * kill the process outright.  The pool's threads inherit the mask.
 	 */
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
@@ -318,8 +322,8 @@ main(int argc, char **argv)
 	else
 		snprintf(error, sizeof(error), "no request sleeps");
 	listener_name(fd, where, sizeof(where));
-	fprintf(stderr, "async_fcgi: listening on %s (fd %d), mode %s, pid %ld; "
-	    "%s %llu.%03llu s\n", where, fd, settings_mode_name(settings.mode),
+	fprintf(stderr, "async_fcgi: listening on %s (fd %d), mode %s, "
+	    "pid %ld; %s %llu.%03llu s\n", where, fd, settings_mode_name(settings.mode),
 	    (long)getpid(), error,
 	    (unsigned long long)(settings.sleep_us / 1000000),
 	    (unsigned long long)(settings.sleep_us % 1000000 / 1000));

@@ -11,7 +11,8 @@
  * WRITING; while BUSY, readable, and writable until PQflush has sent the
  * query; while IDLE, readable: the server ending the connection).  libpq may
  * change the socket while connecting, so the watch follows PQsocket().
- * Finished requests go to work_driver_finish(), which delivers them.
+ * Finished requests go back through the finish callback (work_driver.c
+ * delivers them).
  */
 #include "config.h"
 
@@ -22,7 +23,7 @@
 
 #include "async_fcgi/loop_io.h"
 #include "async_fcgi/work_db.h"
-#include "async_fcgi/work_driver.h"
+#include "async_fcgi/work_item.h"
 
 enum slot_state {
 	SLOT_CLOSED,
@@ -41,7 +42,8 @@ struct work_db_slot {
 };
 
 struct work_db {
-	struct work_driver *owner;	/* delivers finished requests */
+	work_finish_fn	 finish;	/* hands back finished requests */
+	void		*finish_arg;
 	struct event_base *base;
 	char		*conninfo;
 	struct work_db_slot *slots;
@@ -60,7 +62,7 @@ db_finish(struct work_db *db, struct work_item *req,
     const struct work_result *result)
 {
 	req->result = *result;
-	work_driver_finish(db->owner, req);
+	db->finish(db->finish_arg, req);
 }
 
 /* Forgets the connection: the watch first (it must not outlive the fd). */
@@ -315,14 +317,15 @@ db_dispatch(struct work_db *db)
 }
 
 struct work_db *
-work_db_new(struct work_driver *owner, struct event_base *base,
+work_db_new(work_finish_fn finish, void *finish_arg, struct event_base *base,
     const char *conninfo, unsigned size, char *err, size_t errlen)
 {
 	struct work_db *db = calloc(1, sizeof(*db));
 
 	if (db == NULL || size == 0)
 		goto fail;
-	db->owner = owner;
+	db->finish = finish;
+	db->finish_arg = finish_arg;
 	db->base = base;
 	db->size = size;
 	TAILQ_INIT(&db->waiting);

@@ -33,6 +33,18 @@ driver_delivercb(void *arg)
 	}
 }
 
+/* A driver is done with item (its result set): deliver it. */
+static void
+driver_finish(void *arg, struct work_item *item)
+{
+	struct work_driver *driver = arg;
+
+	item->state = WORK_ITEM_FINISHED;
+	item->running = NULL;
+	TAILQ_INSERT_TAIL(&driver->finished, item, entry);
+	loop_timer_arm(driver->deliver, 0);
+}
+
 struct work_driver *
 work_driver_new(struct event_base *base, const struct settings *settings,
     char *err, size_t errlen)
@@ -48,10 +60,12 @@ work_driver_new(struct event_base *base, const struct settings *settings,
 	}
 	TAILQ_INIT(&driver->finished);
 	if (settings->work == WORK_DB)
-		driver->db = work_db_new(driver, base, settings->db,
+		driver->db = work_db_new(driver_finish, driver, base,
+		    settings->db,
 		    (unsigned)settings->db_pool, err, errlen);
 	else if (settings->work == WORK_HTTP)
-		driver->http = work_http_new(driver, base, settings->upstream,
+		driver->http = work_http_new(driver_finish, driver, base,
+		    settings->upstream,
 		    settings->upstream_timeout_us, err, errlen);
 	else
 		snprintf(err, errlen, "sleep work has no driver");
@@ -105,15 +119,6 @@ work_driver_cancel(struct work_driver *driver, struct work_item *item)
 	}
 	item->state = WORK_ITEM_IDLE;
 	item->running = NULL;
-}
-
-void
-work_driver_finish(struct work_driver *driver, struct work_item *item)
-{
-	item->state = WORK_ITEM_FINISHED;
-	item->running = NULL;
-	TAILQ_INSERT_TAIL(&driver->finished, item, entry);
-	loop_timer_arm(driver->deliver, 0);
 }
 
 size_t

@@ -2,7 +2,7 @@
  * work_http.c - libcurl's multi_socket API on the loop (work_http.h).
  *
  * libcurl's callbacks only update watches and the timer; transfers end and
- * requests are delivered outside them (work_driver_finish), so no
+ * requests are delivered outside them (the finish callback), so no
  * application code runs inside libcurl and no curl call is made from a
  * libcurl callback.
  */
@@ -14,14 +14,15 @@
 #include <string.h>
 
 #include "async_fcgi/loop_io.h"
-#include "async_fcgi/work_driver.h"
 #include "async_fcgi/work_http.h"
+#include "async_fcgi/work_item.h"
 
 _Static_assert(WORK_ITEM_ERRBUF >= CURL_ERROR_SIZE,
     "WORK_ITEM_ERRBUF must hold CURL_ERROR_SIZE bytes");
 
 struct work_http {
-	struct work_driver *owner;	/* delivers finished requests */
+	work_finish_fn	 finish;	/* hands back finished requests */
+	void		*finish_arg;
 	struct event_base *base;
 	CURLM		*multi;
 	struct loop_timer *timer;	/* libcurl's timeout */
@@ -62,7 +63,7 @@ http_check_done(struct work_http *http)
 		work_curl_finish(msg->easy_handle, (int)msg->data.result,
 		    req->errbuf, http->timeout_us, &req->result);
 		http_remove(http, req);		/* msg is gone from here on */
-		work_driver_finish(http->owner, req);
+		http->finish(http->finish_arg, req);
 	}
 }
 
@@ -134,14 +135,16 @@ http_timerfn(CURLM *multi, long timeout_ms, void *userp)
 }
 
 struct work_http *
-work_http_new(struct work_driver *owner, struct event_base *base,
-    const char *upstream, uint64_t timeout_us, char *err, size_t errlen)
+work_http_new(work_finish_fn finish, void *finish_arg,
+    struct event_base *base, const char *upstream, uint64_t timeout_us,
+    char *err, size_t errlen)
 {
 	struct work_http *http = calloc(1, sizeof(*http));
 
 	if (http == NULL)
 		goto fail;
-	http->owner = owner;
+	http->finish = finish;
+	http->finish_arg = finish_arg;
 	http->base = base;
 	http->timeout_us = timeout_us;
 	if (work_blocking_load(WORK_HTTP, err, errlen) == -1) {
@@ -198,7 +201,7 @@ work_http_start(struct work_http *http, struct work_item *req)
 			curl_easy_cleanup(easy);
 		work_result_set(&req->result, 502, "upstream request failed",
 		    "cannot set up a libcurl transfer");
-		work_driver_finish(http->owner, req);
+		http->finish(http->finish_arg, req);
 		return;
 	}
 	req->running = easy;

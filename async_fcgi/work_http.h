@@ -7,7 +7,8 @@
  * (loop_io.h).  Each GET of the upstream (work_upstream_url) has the
  * options of the blocking form (work_curl_setup); a timeout gives 504, any
  * other failure or a status outside 2xx 502.  The body is discarded.
- * Stopping removes the transfer at once.
+ * Stopping removes the transfer at once.  Errors: NULL with a message at
+ * creation; a failed GET is the item's result (502, 504).
  */
 #ifndef SYNCASYNC_ASYNC_FCGI_WORK_HTTP_H
 #define SYNCASYNC_ASYNC_FCGI_WORK_HTTP_H
@@ -15,16 +16,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "async_fcgi/work_item.h"
+
 struct event_base;
-struct work_counter;
-struct work_driver;
 struct work_http;
-struct work_item;
 
 /* A multi handle GETting upstream (copied); every transfer times out after
- * timeout_us; finished requests go to work_driver_finish(owner).  NULL
- * with a message in err. */
-struct work_http *work_http_new(struct work_driver *owner,
+ * timeout_us; finished items go to finish(finish_arg, item), also from
+ * inside work_http_start() when a transfer cannot be set up.  NULL with a
+ * message in err. */
+struct work_http *work_http_new(work_finish_fn finish, void *finish_arg,
     struct event_base *base, const char *upstream, uint64_t timeout_us,
     char *err, size_t errlen);
 /* Ends every transfer; NULL is a no-op. */

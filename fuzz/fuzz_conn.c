@@ -315,7 +315,7 @@ static struct async_app *
 fuzz_app(unsigned mode)
 {
 	struct settings settings;
-	char err[256];
+	char err[SA_ERROR_MAX];
 
 	if (fuzz_apps[mode] != NULL)
 		return fuzz_apps[mode];
