@@ -61,7 +61,6 @@ struct async_call {
 	size_t			 response_len;
 	void			(*done)(void *owner);
 	void			*owner;
-	struct work_result	*result;	/* db or http: the outcome */
 	max_align_t		 tail[];	/* timer, work item or result */
 };
 
@@ -76,6 +75,17 @@ static struct work_item *
 call_item(struct async_call *call)
 {
 	return (struct work_item *)(void *)call->tail;
+}
+
+/* A db or http sleeper's outcome; NULL for every other call. */
+static struct work_result *
+call_result(struct async_call *call)
+{
+	if (!call->plan.sleeper || call->app->settings.work == WORK_SLEEP)
+		return NULL;
+	if (call->plan.mode == MODE_TIMER)
+		return &call_item(call)->result;
+	return (struct work_result *)(void *)call->tail;
 }
 
 struct async_app *
@@ -278,16 +288,16 @@ call_stats(struct async_call *call)
 static void
 call_finish(struct async_call *call)
 {
+	const struct work_result *result = call_result(call);
 	struct response_info info;
 	size_t len = 0;
 	char *body;
 
-	if (call->result != NULL && call->result->status != 0) {
+	if (result != NULL && result->status != 0) {
 		fprintf(stderr, "async_fcgi: request %llu (mode %s): %d: %s\n",
 		    (unsigned long long)call->plan.request_no,
-		    async_call_mode(call), call->result->status,
-		    call->result->error);
-		call_error(call, call->result->status, call->result->error);
+		    async_call_mode(call), result->status, result->error);
+		call_error(call, result->status, result->error);
 		return;
 	}
 	handler_info_fill(&info, &call->plan, "async example", call->thread_id,
@@ -308,11 +318,13 @@ call_resume(struct async_call *call)
 static void
 call_block(struct async_call *call)
 {
-	if (call->result == NULL)
+	struct work_result *result = call_result(call);
+
+	if (result == NULL)
 		clock_sleep_us(call->plan.sleep_us);
 	else
 		work_blocking_run(&call->app->settings, call->plan.sleep_us,
-		    call->result);
+		    result);
 }
 
 /* Runs on a pool worker: the blocking call, off the loop. */
@@ -474,10 +486,6 @@ async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
 	else if (!plan.sleeper)
 		call_finish(call);
 	else {
-		if (wait == CALL_WORK)
-			call->result = &call_item(call)->result;
-		else if (app->settings.work != WORK_SLEEP)
-			call->result = (struct work_result *)(void *)call->tail;
 		if (wait == CALL_READY) {
 			/* Mode block: the experiment's mistake, on purpose. */
 			call_block(call);

@@ -46,9 +46,9 @@ struct fcgi_conn {
 	struct async_call	*call;		/* request being handled */
 	uint64_t		 id;		/* for log lines */
 	enum conn_close		 close;
-	int			 pending;	/* call waits: done() follows */
-	int			 admitted;	/* counts in set->admitted */
-	int			 paused;	/* back-pressure: not reading */
+	uint8_t			 pending;	/* call waits: done() follows */
+	uint8_t			 admitted;	/* counts in set->admitted */
+	uint8_t			 paused;	/* back-pressure: not reading */
 };
 
 static void	conn_process(struct fcgi_conn *);
