@@ -16,6 +16,7 @@
 #include "async_fcgi/loop_io.h"
 #include "async_fcgi/work_http.h"
 #include "async_fcgi/work_item.h"
+#include "common/work_blocking.h"
 
 _Static_assert(WORK_ITEM_ERRBUF >= CURL_ERROR_SIZE,
     "WORK_ITEM_ERRBUF must hold CURL_ERROR_SIZE bytes");
@@ -60,8 +61,9 @@ http_check_done(struct work_http *http)
 		    &private_data);
 		if ((req = private_data) == NULL)
 			continue;
-		work_curl_finish(msg->easy_handle, (int)msg->data.result,
-		    req->errbuf, http->timeout_us, &req->result);
+		work_blocking_curl_finish(msg->easy_handle,
+		    (int)msg->data.result, req->errbuf, http->timeout_us,
+		    &req->result);
 		http_remove(http, req);		/* msg is gone from here on */
 		http->finish(http->finish_arg, req);
 	}
@@ -195,8 +197,8 @@ work_http_start(struct work_http *http, struct work_item *req)
 	    sizeof(url)) == -1)
 		url[0] = '\0';	/* libcurl reports the bad URL */
 	if ((easy = curl_easy_init()) == NULL ||
-	    work_curl_setup(easy, url, http->timeout_us, req->errbuf, req) ==
-	    -1 || curl_multi_add_handle(http->multi, easy) != CURLM_OK) {
+	    work_blocking_curl_setup(easy, url, http->timeout_us, req->errbuf,
+	    req) == -1 || curl_multi_add_handle(http->multi, easy) != CURLM_OK) {
 		if (easy != NULL)
 			curl_easy_cleanup(easy);
 		work_result_set(&req->result, 502, "upstream request failed",

@@ -5,8 +5,8 @@
  * libcurl's documented pattern for event loops (the multi_socket API): its
  * socket and timer callbacks become loop watches and a loop timer
  * (loop_io.h).  Each GET of the upstream (work_upstream_url) has the
- * options of the blocking form (work_curl_setup); a timeout gives 504, any
- * other failure or a status outside 2xx 502.  The body is discarded.
+ * options of the blocking form (work_blocking_curl_setup); a timeout gives
+ * 504, any other failure or a status outside 2xx 502.  The body is discarded.
  * Stopping removes the transfer at once.  Errors: NULL with a message at
  * creation; a failed GET is the item's result (502, 504).
  */

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "common/work_blocking.h"
+#include "common/work.h"
 
 /* CURL_ERROR_SIZE, checked in work_http.c. */
 #define WORK_ITEM_ERRBUF	256
