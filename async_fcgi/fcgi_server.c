@@ -51,14 +51,21 @@ server_update_listener(struct fcgi_server *srv)
 		evconnlistener_enable(srv->listener);
 }
 
-/* A connection was freed: accept again below the cap; end a drain. */
+/*
+ * A connection was freed: accept again below the cap, and after EMFILE (a
+ * descriptor came free: no need to sit out the pause, and no spinning
+ * either, as each retry waits for a close); end a drain.
+ */
 static void
 server_closedcb(void *arg)
 {
 	struct fcgi_server *srv = arg;
 
-	if (srv->full && srv->stats->connections < srv->opt.max_conns) {
-		srv->full = 0;
+	if ((srv->full && srv->stats->connections < srv->opt.max_conns) ||
+	    srv->starved) {
+		if (srv->stats->connections < srv->opt.max_conns)
+			srv->full = 0;
+		srv->starved = 0;
 		server_update_listener(srv);
 	}
 	if (srv->conns.draining && srv->stats->connections == 0)

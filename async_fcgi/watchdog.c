@@ -1,6 +1,7 @@
 /*
  * watchdog.c - the loop watchdog (watchdog.h), on a loop_io timer re-armed
- * at every tick.
+ * at every tick.  A handler that held the loop past a due tick is reported
+ * by watchdog_note() at once, so the log line comes before its answer.
  */
 #include "config.h"
 
@@ -23,13 +24,19 @@ struct watchdog {
 	const char		*hold_mode;
 };
 
-static void
-watchdog_tickcb(void *arg)
+/* How late the tick is now, in microseconds (negative: not due yet). */
+static int64_t
+watchdog_late(const struct watchdog *dog, int64_t now)
 {
-	struct watchdog *dog = arg;
+	return now - dog->tick_mono_us - SA_WATCHDOG_TICK_MS * 1000;
+}
+
+/* A tick, on time or late: reports a stall, starts the next period. */
+static void
+watchdog_tick(struct watchdog *dog, int64_t now)
+{
 	struct async_stats *stats = dog->stats;
-	int64_t now = clock_mono_us();
-	int64_t late = now - dog->tick_mono_us - SA_WATCHDOG_TICK_MS * 1000;
+	int64_t late = watchdog_late(dog, now);
 
 	dog->tick_mono_us = now;
 	loop_timer_arm(dog->tick, SA_WATCHDOG_TICK_MS * 1000);
@@ -53,6 +60,12 @@ watchdog_tickcb(void *arg)
 	dog->hold_us = 0;
 	dog->hold_request = 0;
 	dog->hold_mode = NULL;
+}
+
+static void
+watchdog_tickcb(void *arg)
+{
+	watchdog_tick(arg, clock_mono_us());
 }
 
 struct watchdog *
@@ -86,9 +99,18 @@ void
 watchdog_note(struct watchdog *dog, uint64_t request_no, const char *mode,
     int64_t held_us)
 {
+	int64_t now;
+
 	if (held_us > dog->hold_us) {
 		dog->hold_us = held_us;
 		dog->hold_request = request_no;
 		dog->hold_mode = mode;
 	}
+	/* A handler that held the loop past the tick is a stall that has
+	 * ended: report it now, before its answer goes out, not a turn of
+	 * the loop later. */
+	if (held_us >= (int64_t)dog->stall_ms * 1000 &&
+	    watchdog_late(dog, now = clock_mono_us()) >=
+	    (int64_t)dog->stall_ms * 1000)
+		watchdog_tick(dog, now);
 }

@@ -18,7 +18,8 @@ struct watchdog *watchdog_new(struct event_base *base, unsigned stall_ms,
     struct async_stats *stats);
 void watchdog_free(struct watchdog *dog);	/* NULL is a no-op */
 
-/* A handler ran held_us for request_no (0: none) in mode (a constant). */
+/* A handler ran held_us for request_no (0: none) in mode (a constant); a
+ * stall it caused is reported now. */
 void watchdog_note(struct watchdog *dog, uint64_t request_no,
     const char *mode, int64_t held_us);
 
