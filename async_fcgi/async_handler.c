@@ -327,11 +327,18 @@ call_block(struct async_call *call)
 		    result);
 }
 
+static struct async_call *
+call_of_job(struct offload_job *job)
+{
+	return (struct async_call *)(void *)((char *)job -
+	    offsetof(struct async_call, job));
+}
+
 /* Runs on a pool worker: the blocking call, off the loop. */
 static void
 call_offload_work(struct offload_job *job)
 {
-	struct async_call *call = (struct async_call *)job;
+	struct async_call *call = call_of_job(job);
 
 	call_block(call);
 	call->thread_id = job->worker_tid;
@@ -341,7 +348,7 @@ call_offload_work(struct offload_job *job)
 static void
 call_offload_done(struct offload_job *job)
 {
-	struct async_call *call = (struct async_call *)job;
+	struct async_call *call = call_of_job(job);
 
 	if (call->cancelled)
 		async_call_free(call);
