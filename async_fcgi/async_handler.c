@@ -492,17 +492,15 @@ async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
 		    "/async and /async/stats");
 	else if (!plan.sleeper)
 		call_finish(call);
-	else {
-		if (wait == CALL_READY) {
-			/* Mode block: the experiment's mistake, on purpose. */
-			call_block(call);
-			call_finish(call);
-		} else {
-			call->done = done;
-			call->owner = owner;
-			if (call_wait_start(call, wait) == 0)
-				*start = ASYNC_PENDING;
-		}
+	else if (wait == CALL_READY) {
+		/* Mode block: the experiment's mistake, on purpose. */
+		call_block(call);
+		call_finish(call);
+	} else {
+		call->done = done;
+		call->owner = owner;
+		if (call_wait_start(call, wait) == 0)
+			*start = ASYNC_PENDING;
 	}
 	return call;
 }
