@@ -1,5 +1,9 @@
 /*
  * async_handler.c - the /async application (async_handler.h).
+ *
+ * A call is allocated once the request is numbered, with room behind it for
+ * what its wait needs (a loop timer, a work item, or the result of a
+ * blocking db or http call), so a waiting request costs one allocation.
  */
 #include "config.h"
 
@@ -11,8 +15,12 @@
 #include <unistd.h>
 
 #include "async_fcgi/async_handler.h"
+#include "async_fcgi/loop_io.h"
+#include "async_fcgi/offload_pool.h"
+#include "async_fcgi/work_driver.h"
 #include "common/clock.h"
 #include "common/response.h"
+#include "common/text.h"
 #include "common/work_blocking.h"
 
 enum route {
@@ -21,16 +29,64 @@ enum route {
 	ROUTE_UNKNOWN,
 };
 
+/* What a call waits for; CALL_READY once its response is built. */
+enum call_wait {
+	CALL_READY,
+	CALL_TIMER,		/* its loop timer (mode timer, sleep work) */
+	CALL_POOL,		/* its job on the offload pool */
+	CALL_WORK,		/* its item on the work driver */
+};
+
 struct async_app {
 	struct settings		settings;
 	uint64_t		counter;	/* in-process request counter */
 	struct async_stats	stats;
 	struct offload_pool    *pool;
-	struct work_db	       *db;		/* work=db, once attached */
-	struct work_http       *http;		/* work=http, once attached */
+	struct event_base      *base;		/* attached loop, or NULL */
+	struct loop_watch      *pool_watch;	/* the pool's eventfd */
+	struct work_driver     *driver;		/* db or http work, attached */
 	long			loop_tid;
 	long			pid;
 };
+
+struct async_call {
+	struct offload_job	 job;		/* CALL_POOL: the pool's */
+	struct handler_plan	 plan;
+	struct async_app	*app;
+	enum call_wait		 wait;
+	int			 cancelled;	/* CALL_POOL: pool frees it */
+	int64_t			 started_us;
+	long			 thread_id;	/* who did the work */
+	char			*response;	/* whole CGI response */
+	size_t			 response_len;
+	void			(*done)(void *owner);
+	void			*owner;
+	max_align_t		 tail[];	/* timer, work item or result */
+};
+
+/* What the tail holds, by the call's wait (wait_of). */
+static struct loop_timer *
+call_timer(struct async_call *call)
+{
+	return (struct loop_timer *)(void *)call->tail;
+}
+
+static struct work_item *
+call_item(struct async_call *call)
+{
+	return (struct work_item *)(void *)call->tail;
+}
+
+/* A db or http sleeper's outcome; NULL for every other call. */
+static struct work_result *
+call_result(struct async_call *call)
+{
+	if (!call->plan.sleeper || call->app->settings.work == WORK_SLEEP)
+		return NULL;
+	if (call->plan.mode == MODE_TIMER)
+		return &call_item(call)->result;
+	return (struct work_result *)(void *)call->tail;
+}
 
 struct async_app *
 async_handler_new(const struct settings *settings, char *err, size_t errlen)
@@ -58,33 +114,42 @@ async_handler_new(const struct settings *settings, char *err, size_t errlen)
 	return app;
 }
 
-int
-async_handler_attach_loop(struct async_app *app, struct event_base *base)
+static void
+app_poolcb(int fd, int events, void *arg)
 {
-	char err[SA_WORK_ERROR_MAX];
+	struct async_app *app = arg;
 
-	if (app->settings.work == WORK_DB && app->db == NULL &&
-	    (app->db = work_db_new(base, app->settings.db,
-	    (unsigned)app->settings.db_pool, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "async_fcgi: %s\n", err);
+	offload_pool_drain(app->pool);
+}
+
+int
+async_handler_attach(struct async_app *app, struct event_base *base,
+    char *err, size_t errlen)
+{
+	app->base = base;
+	if ((app->pool_watch = loop_watch_new(base, offload_pool_fd(app->pool),
+	    LOOP_READ, app_poolcb, app)) == NULL) {
+		snprintf(err, errlen, "cannot watch the offload pool");
+		async_handler_detach(app);
 		return -1;
 	}
-	if (app->settings.work == WORK_HTTP && app->http == NULL &&
-	    (app->http = work_http_new(base,
-	    app->settings.upstream_timeout_us, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "async_fcgi: %s\n", err);
+	if (app->settings.work != WORK_SLEEP &&
+	    (app->driver = work_driver_new(base, &app->settings, err,
+	    errlen)) == NULL) {
+		async_handler_detach(app);
 		return -1;
 	}
 	return 0;
 }
 
 void
-async_handler_detach_loop(struct async_app *app)
+async_handler_detach(struct async_app *app)
 {
-	work_db_free(app->db);
-	app->db = NULL;
-	work_http_free(app->http);
-	app->http = NULL;
+	work_driver_free(app->driver);
+	app->driver = NULL;
+	loop_watch_free(app->pool_watch);
+	app->pool_watch = NULL;
+	app->base = NULL;
 }
 
 void
@@ -92,7 +157,7 @@ async_handler_free(struct async_app *app)
 {
 	if (app == NULL)
 		return;
-	async_handler_detach_loop(app);
+	async_handler_detach(app);
 	offload_pool_free(app->pool);	/* workers close their connections */
 	work_blocking_release();	/* and the loop thread (block) its */
 	free(app);
@@ -111,26 +176,19 @@ async_handler_pool(struct async_app *app)
 }
 
 /*
- * Routes on the request path (REQUEST_URI without its query), by its last
- * segment, so the responder answers the same under any mount point and
- * whichever way the web server splits SCRIPT_NAME and PATH_INFO.
+ * Routes on the request path by its last segment, so the responder answers
+ * the same under any mount point and whichever way the web server splits
+ * SCRIPT_NAME and PATH_INFO.
  */
 static enum route
 route_of(const char *uri)
 {
+	const char *segment;
 	size_t len;
-	const char *end, *segment;
 
 	if (uri == NULL)
 		return ROUTE_UNKNOWN;
-	end = strchr(uri, '?');
-	len = end != NULL ? (size_t)(end - uri) : strlen(uri);
-	while (len > 1 && uri[len - 1] == '/')
-		len--;
-	segment = uri + len;
-	while (segment > uri && segment[-1] != '/')
-		segment--;
-	len -= (size_t)(segment - uri);
+	len = text_last_segment(uri, &segment);
 	if (len == 5 && memcmp(segment, "async", 5) == 0)
 		return ROUTE_MAIN;
 	if (len == 5 && memcmp(segment, "stats", 5) == 0)
@@ -138,54 +196,51 @@ route_of(const char *uri)
 	return ROUTE_UNKNOWN;
 }
 
-/* Stores a whole CGI response (header block, body unless head) in call. */
+/* Stores the whole CGI response in call (body freed; NULL: out of memory). */
 static void
-set_response(struct async_call *call, int status, int head, char *body,
-    size_t body_len)
+call_respond(struct async_call *call, int status, char *body, size_t len)
 {
-	char header[RESPONSE_HEADER_MAX];
-	size_t header_len;
-
 	free(call->response);
-	call->response = NULL;
-	call->response_len = 0;
-	if (body == NULL)
-		return;
-	header_len = response_cgi_header(header, sizeof(header), status,
-	    body_len);
-	if (head)
-		body_len = 0;
-	if (header_len != 0 &&
-	    (call->response = malloc(header_len + body_len)) != NULL) {
-		memcpy(call->response, header, header_len);
-		memcpy(call->response + header_len, body, body_len);
-		call->response_len = header_len + body_len;
-	}
+	call->response = response_build(status, call->plan.head, body, len,
+	    &call->response_len);
 	free(body);
+	call->wait = CALL_READY;
 }
 
 static void
-set_error(struct async_call *call, int status, const char *message)
+call_error(struct async_call *call, int status, const char *message)
 {
 	size_t len = 0;
 	char *body = response_error_json(message, &len);
 
-	set_response(call, status, call->plan.head, body, len);
+	call_respond(call, status, body, len);
+}
+
+/* Milliseconds from us, rounded to 3 decimals as written. */
+static struct json_object *
+json_ms(int64_t us)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%lld.%03lld", (long long)(us / 1000),
+	    (long long)(us % 1000));
+	return json_object_new_double_s((double)us / 1000.0, text);
 }
 
 static void
-set_stats(struct async_call *call)
+call_stats(struct async_call *call)
 {
 	struct async_app *app = call->app;
 	const struct async_stats *st = &app->stats;
 	struct json_object *obj = json_object_new_object();
-	char when[CLOCK_TIME_LEN] = "";
-	const char *text;
-	size_t len = 0;
-	char *body = NULL;
+	struct work_counter counters[WORK_COUNTERS_MAX];
+	char when[CLOCK_TIME_LEN] = "", *body;
+	size_t len = 0, n, i;
 
-	if (obj == NULL)
+	if (obj == NULL) {
+		call_respond(call, 200, NULL, 0);
 		return;
+	}
 	if (st->longest_stall_at_us != 0)
 		clock_format_local(st->longest_stall_at_us, when);
 	json_object_object_add(obj, "pid", json_object_new_int64(app->pid));
@@ -206,8 +261,8 @@ set_stats(struct async_call *call)
 	    json_object_new_uint64(st->accepted));
 	json_object_object_add(obj, "stalls", json_object_new_uint64(
 	    st->stalls));
-	json_object_object_add(obj, "longest_stall_ms", json_object_new_double(
-	    (double)st->longest_stall_us / 1000.0));
+	json_object_object_add(obj, "longest_stall_ms",
+	    json_ms(st->longest_stall_us));
 	json_object_object_add(obj, "longest_stall_at", st->longest_stall_at_us
 	    ? json_object_new_string(when) : NULL);
 	json_object_object_add(obj, "longest_stall_request",
@@ -219,101 +274,113 @@ set_stats(struct async_call *call)
 	    offload_pool_busy(app->pool)));
 	json_object_object_add(obj, "pool_queued", json_object_new_uint64(
 	    offload_pool_queued(app->pool)));
-	if (app->db != NULL) {
-		json_object_object_add(obj, "db_connections",
-		    json_object_new_uint64(work_db_open(app->db)));
-		json_object_object_add(obj, "db_busy",
-		    json_object_new_uint64(work_db_busy(app->db)));
-		json_object_object_add(obj, "db_queued",
-		    json_object_new_uint64(work_db_queued(app->db)));
-	}
-	if (app->http != NULL)
-		json_object_object_add(obj, "upstream_transfers",
-		    json_object_new_uint64(work_http_running(app->http)));
-	text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_SPACED,
-	    &len);
-	if (text != NULL && (body = malloc(len + 1)) != NULL) {
-		memcpy(body, text, len);
-		body[len++] = '\n';
-	}
-	json_object_put(obj);
-	set_response(call, 200, call->plan.head, body, len);
+	n = app->driver != NULL ? work_driver_counters(app->driver, counters,
+	    WORK_COUNTERS_MAX) : 0;
+	for (i = 0; i < n; i++)
+		json_object_object_add(obj, counters[i].name,
+		    json_object_new_uint64(counters[i].value));
+	body = response_json_finish(obj, &len);
+	call_respond(call, 200, body, len);
 }
 
-void
-async_handler_complete(struct async_call *call)
+/* The wait is over (or there was none): the contract's 200, or the work's
+ * error. */
+static void
+call_finish(struct async_call *call)
 {
+	const struct work_result *result = call_result(call);
 	struct response_info info;
 	size_t len = 0;
 	char *body;
 
-	if (call->work != NULL && call->work->result.status != 0) {
-		const struct work_result *result = &call->work->result;
-
+	if (result != NULL && result->status != 0) {
 		fprintf(stderr, "async_fcgi: request %llu (mode %s): %d: %s\n",
 		    (unsigned long long)call->plan.request_no,
-		    async_handler_mode(call), result->status, result->error);
-		set_error(call, result->status, result->error);
+		    async_call_mode(call), result->status, result->error);
+		call_error(call, result->status, result->error);
 		return;
 	}
-	memset(&info, 0, sizeof(info));
-	info.message = "async example";
-	info.sleeper = call->plan.sleeper;
-	info.thread_id = call->thread_id;
-	info.pid = call->app->pid;
-	info.request_no = call->plan.request_no;
-	info.started_us = call->started_us;
-	info.finished_us = clock_now_us();
-	info.mode = async_handler_mode(call);
+	handler_info_fill(&info, &call->plan, "async example", call->thread_id,
+	    call->app->pid, call->started_us, async_call_mode(call));
 	body = response_json(&info, &len);
-	set_response(call, 200, call->plan.head, body, len);
+	call_respond(call, 200, body, len);
+}
+
+/* A pending call's wait ended: build the response, tell the owner. */
+static void
+call_resume(struct async_call *call)
+{
+	call_finish(call);
+	call->done(call->owner);
 }
 
 /* The blocking call itself: a sleep, a query or a GET. */
 static void
-run_blocking(struct async_call *call)
+call_block(struct async_call *call)
 {
-	if (call->work == NULL)
+	struct work_result *result = call_result(call);
+
+	if (result == NULL)
 		clock_sleep_us(call->plan.sleep_us);
 	else
 		work_blocking_run(&call->app->settings, call->plan.sleep_us,
-		    &call->work->result);
+		    result);
+}
+
+static struct async_call *
+call_of_job(struct offload_job *job)
+{
+	return (struct async_call *)(void *)((char *)job -
+	    offsetof(struct async_call, job));
 }
 
 /* Runs on a pool worker: the blocking call, off the loop. */
 static void
-offload_work(struct offload_job *job)
+call_offload_work(struct offload_job *job)
 {
-	struct async_call *call = (struct async_call *)job;
+	struct async_call *call = call_of_job(job);
 
-	run_blocking(call);
+	call_block(call);
 	call->thread_id = job->worker_tid;
 }
 
 /* Back on the loop thread. */
 static void
-offload_done(struct offload_job *job)
+call_offload_done(struct offload_job *job)
 {
-	struct async_call *call = (struct async_call *)job;
+	struct async_call *call = call_of_job(job);
 
-	if (call->cancelled) {
-		async_handler_call_free(call);
-		return;
-	}
-	async_handler_complete(call);
-	call->resume(call);
+	if (call->cancelled)
+		async_call_free(call);
+	else
+		call_resume(call);
 }
 
-/* A new call, started now on the loop thread; NULL when out of memory. */
-static struct async_call *
-call_new(struct async_app *app)
+static void
+call_timercb(void *arg)
 {
-	struct async_call *call = calloc(1, sizeof(*call));
+	call_resume(arg);
+}
+
+static void
+call_work_done(struct work_item *item)
+{
+	call_resume((struct async_call *)(void *)((char *)item -
+	    offsetof(struct async_call, tail)));
+}
+
+/* A call for plan, with tail bytes behind it; NULL when out of memory. */
+static struct async_call *
+call_new(struct async_app *app, const struct handler_plan *plan,
+    int64_t started_us, size_t tail)
+{
+	struct async_call *call = calloc(1, sizeof(*call) + tail);
 
 	if (call == NULL)
 		return NULL;
 	call->app = app;
-	call->started_us = clock_now_us();
+	call->plan = *plan;
+	call->started_us = started_us;
 	call->thread_id = app->loop_tid;
 	return call;
 }
@@ -322,164 +389,165 @@ struct async_call *
 async_handler_refuse(struct async_app *app, int status, const char *message,
     int head)
 {
-	struct async_call *call = call_new(app);
+	struct handler_plan plan;
+	struct async_call *call;
 
-	if (call == NULL)
-		return NULL;
-	call->plan.head = head;
-	set_error(call, status, message);
+	memset(&plan, 0, sizeof(plan));
+	plan.head = head;
+	if ((call = call_new(app, &plan, clock_now_us(), 0)) != NULL)
+		call_error(call, status, message);
 	return call;
+}
+
+/* What a sleeper in plan's mode waits for, and the bytes that takes. */
+static enum call_wait
+wait_of(const struct async_app *app, const struct handler_plan *plan,
+    size_t *tail)
+{
+	int work = app->settings.work != WORK_SLEEP;
+
+	*tail = work ? sizeof(struct work_result) : 0;
+	switch (plan->mode) {
+	case MODE_TIMER:
+		*tail = work ? sizeof(struct work_item) : loop_timer_size();
+		return work ? CALL_WORK : CALL_TIMER;
+	case MODE_OFFLOAD:
+		return CALL_POOL;
+	case MODE_BLOCK:
+		break;
+	}
+	return CALL_READY;
+}
+
+/* Starts call's wait; 0, or -1 (then it is answered with an error). */
+static int
+call_wait_start(struct async_call *call, enum call_wait wait)
+{
+	struct async_app *app = call->app;
+	struct work_item *item = call_item(call);
+
+	if (app->base == NULL ||
+	    (wait == CALL_WORK && app->driver == NULL)) {
+		/* Never attached to a loop: a caller's bug. */
+		call_error(call, 500, "the application has no event loop");
+		return -1;
+	}
+	call->wait = wait;
+	switch (wait) {
+	case CALL_TIMER:
+		loop_timer_init(call_timer(call), app->base, call_timercb,
+		    call);
+		if (loop_timer_arm(call_timer(call), call->plan.sleep_us) ==
+		    -1) {
+			call_error(call, 500, "cannot arm a timer");
+			return -1;
+		}
+		break;
+	case CALL_POOL:
+		call->job.work = call_offload_work;
+		call->job.done = call_offload_done;
+		offload_pool_submit(app->pool, &call->job);
+		break;
+	case CALL_WORK:
+		item->done = call_work_done;
+		item->sleep_us = call->plan.sleep_us;
+		work_driver_submit(app->driver, item);
+		break;
+	case CALL_READY:
+		break;
+	}
+	return 0;
 }
 
 struct async_call *
-async_handler_start(struct async_app *app, async_param_fn param, void *ctx,
-    enum async_step *step)
+async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
+    void (*done)(void *owner), void *owner, enum async_start *start)
 {
+	int64_t started_us = clock_now_us();
 	struct handler_request request;
-	struct async_call *call = call_new(app);
+	struct handler_plan plan;
+	struct async_call *call;
+	enum call_wait wait = CALL_READY;
+	enum route route;
+	size_t tail = 0;
 
-	if (call == NULL)
+	*start = ASYNC_READY;
+	memset(&plan, 0, sizeof(plan));
+	handler_request_read(&request, param, ctx);
+	route = route_of(param(ctx, "REQUEST_URI"));
+	if (handler_check(&app->settings, &request, route == ROUTE_MAIN,
+	    &plan) == 0 && route == ROUTE_MAIN) {
+		handler_assign(&app->settings, ++app->counter, &plan);
+		if (plan.sleeper)
+			wait = wait_of(app, &plan, &tail);
+	}
+	if ((call = call_new(app, &plan, started_us, tail)) == NULL)
 		return NULL;
-	*step = ASYNC_STEP_RESPOND;
-	request.method = param(ctx, "REQUEST_METHOD");
-	request.query = param(ctx, "QUERY_STRING");
-	request.content_length = param(ctx, "CONTENT_LENGTH");
-	call->route = route_of(param(ctx, "REQUEST_URI"));
-	if (handler_check(&app->settings, &request,
-	    call->route == ROUTE_MAIN, &call->plan) == -1) {
-		set_error(call, call->plan.status, call->plan.error);
-		return call;
-	}
-	if (call->route == ROUTE_STATS) {
-		set_stats(call);
-		return call;
-	}
-	if (call->route != ROUTE_MAIN) {
-		set_error(call, 404, "not found: this responder serves "
+	if (plan.status != 200)
+		call_error(call, plan.status, plan.error);
+	else if (route == ROUTE_STATS)
+		call_stats(call);
+	else if (route != ROUTE_MAIN)
+		call_error(call, 404, "not found: this responder serves "
 		    "/async and /async/stats");
-		return call;
+	else if (!plan.sleeper)
+		call_finish(call);
+	else if (wait == CALL_READY) {
+		/* Mode block: the experiment's mistake, on purpose. */
+		call_block(call);
+		call_finish(call);
+	} else {
+		call->done = done;
+		call->owner = owner;
+		if (call_wait_start(call, wait) == 0)
+			*start = ASYNC_PENDING;
 	}
-	handler_assign(&app->settings, ++app->counter, &call->plan);
-	if (call->plan.sleeper && app->settings.work != WORK_SLEEP) {
-		if ((call->work = calloc(1, sizeof(*call->work))) == NULL) {
-			set_error(call, 500, "out of memory");
-			return call;
-		}
-		call->work->call = call;
-	}
-	if (call->plan.sleeper) {
-		switch (call->plan.mode) {
-		case MODE_BLOCK:
-			/* The experiment's mistake, on purpose. */
-			run_blocking(call);
-			break;
-		case MODE_TIMER:
-			if (app->settings.work == WORK_SLEEP) {
-				*step = ASYNC_STEP_TIMER;
-				return call;
-			}
-			if (app->db == NULL && app->http == NULL) {
-				/* Never attached to a loop: a caller's bug. */
-				work_result_set(&call->work->result, 500,
-				    "the work's driver is not running", NULL);
-				break;
-			}
-			*step = ASYNC_STEP_WORK;
-			return call;
-		case MODE_OFFLOAD:
-			call->job.work = offload_work;
-			call->job.done = offload_done;
-			*step = ASYNC_STEP_OFFLOAD;
-			return call;
-		}
-	}
-	async_handler_complete(call);
 	return call;
 }
 
-/* A driver is done with the call: back on the loop thread, to the caller. */
-static void
-work_resume(struct async_call *call, const struct work_result *result)
+const char *
+async_call_response(const struct async_call *call, size_t *len)
 {
-	call->in_work = 0;
-	call->work->result = *result;
-	async_handler_complete(call);
-	call->resume(call);
-}
-
-static void
-work_db_done(struct work_db_req *req)
-{
-	struct async_work *work = (struct async_work *)(void *)
-	    ((char *)req - offsetof(struct async_work, db_req));
-
-	work_resume(work->call, &req->result);
-}
-
-static void
-work_http_done(struct work_http_req *req)
-{
-	struct async_work *work = (struct async_work *)(void *)
-	    ((char *)req - offsetof(struct async_work, http_req));
-
-	work_resume(work->call, &req->result);
+	*len = call->response_len;
+	return call->response;
 }
 
 void
-async_handler_work_submit(struct async_call *call)
+async_call_cancel(struct async_call *call)
 {
-	struct async_app *app = call->app;
-	char url[SA_WORK_URL_MAX + 32];
-
-	/* async_handler_start() returned ASYNC_STEP_WORK: a driver runs. */
-	call->in_work = 1;
-	if (app->db != NULL) {
-		call->work->db_req.done = work_db_done;
-		work_db_submit(app->db, &call->work->db_req,
-		    call->plan.sleep_us);
-	} else {
-		call->work->http_req.done = work_http_done;
-		if (work_upstream_url(app->settings.upstream,
-		    call->plan.sleep_us, url, sizeof(url)) == -1)
-			url[0] = '\0';	/* libcurl reports the bad URL */
-		work_http_submit(app->http, &call->work->http_req, url);
-	}
-}
-
-void
-async_handler_abandon(struct async_call *call)
-{
-	struct async_app *app = call->app;
-
-	if (!call->in_work) {
-		call->cancelled = 1;	/* offloaded: the pool frees it */
+	switch (call->wait) {
+	case CALL_POOL:
+		call->cancelled = 1;	/* the pool's done() frees it */
 		return;
+	case CALL_TIMER:
+		loop_timer_fini(call_timer(call));
+		break;
+	case CALL_WORK:
+		work_driver_cancel(call->app->driver, call_item(call));
+		break;
+	case CALL_READY:
+		break;
 	}
-	if (app->db != NULL)
-		work_db_cancel(app->db, &call->work->db_req);
-	else if (app->http != NULL)
-		work_http_cancel(app->http, &call->work->http_req);
-	async_handler_call_free(call);
+	async_call_free(call);
 }
 
 void
-async_handler_call_free(struct async_call *call)
+async_call_free(struct async_call *call)
 {
 	if (call == NULL)
 		return;
 	free(call->response);
-	free(call->work);
 	free(call);
 }
 
 uint64_t
-async_handler_request_no(const struct async_call *call)
+async_call_request_no(const struct async_call *call)
 {
 	return call->plan.request_no;
 }
 
 const char *
-async_handler_mode(const struct async_call *call)
+async_call_mode(const struct async_call *call)
 {
 	return settings_mode_label(call->plan.mode, call->app->settings.work);
 }

@@ -15,6 +15,8 @@
  * only recommends 8-byte alignment, every receiver must honour any
  * paddingLength, and unpadded records make the encoded size exact and simple:
  * FCGI_HEADER_LEN plus the content.  Decoders accept any padding.
+ *
+ * Errors: every fallible function returns an enum fcgi_codec_result.
  */
 #ifndef SYNCASYNC_ASYNC_FCGI_FCGI_CODEC_H
 #define SYNCASYNC_ASYNC_FCGI_FCGI_CODEC_H

@@ -1,57 +1,63 @@
 /*
- * fcgi_conn.h - the event loop: listener, connections, timers, signals.
+ * fcgi_conn.h - one FastCGI connection: framing, output, back-pressure,
+ * close.
  *
- * The only part of async_fcgi that includes libevent.  It frames FastCGI
- * records off each connection, feeds them to the request state machine
- * (fcgi_request), runs the application (async_handler) and writes records
- * back; it owns every limit that concerns sockets and time, and exactly one
- * function frees a connection and cancels what it was doing.  Nothing a peer
- * sends ends the process: bad input closes that connection with one
- * sanitised log line.
+ * It frames records off a bufferevent, feeds them to the request state
+ * machine (fcgi_request.h), hands a ready request to the application
+ * (async_handler.h), which answers now or later, and writes the answer
+ * back.  It knows no timer, pool or work driver: when the peer leaves, it
+ * cancels the application's call.  Errors: void-and-close; anything wrong
+ * on a connection closes that connection with one sanitised log line,
+ * never the process.  A connection that must close is marked and freed in
+ * one place, at the end of the callback that marked it.
  */
-#ifndef SYNCASYNC_ASYNC_FCGI_CONN_H
-#define SYNCASYNC_ASYNC_FCGI_CONN_H
+#ifndef SYNCASYNC_ASYNC_FCGI_FCGI_CONN_H
+#define SYNCASYNC_ASYNC_FCGI_FCGI_CONN_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
+#include <sys/time.h>
 
-#include "async_fcgi/async_handler.h"
+#include "async_fcgi/fcgi_request.h"
 
-struct conn_options {
-	size_t		max_params;	/* bytes of PARAMS per request */
-	size_t		max_stdin;	/* bytes of STDIN per request */
-	unsigned	max_conns;	/* open connections */
-	unsigned	max_requests;	/* requests in flight */
-	unsigned	idle_ms;	/* a silent peer is closed after this */
-	size_t		high_water;	/* output bytes before reading pauses */
-	unsigned	drain_ms;	/* SIGTERM: how long requests may finish */
-	unsigned	stall_ms;	/* watchdog: a stall worth a log line */
+struct async_app;
+struct async_stats;
+struct event_base;
+struct fcgi_conn;
+struct watchdog;
+
+TAILQ_HEAD(fcgi_conn_list, fcgi_conn);
+
+/* The connections of one server and what they share. */
+struct fcgi_conn_set {
+	/* Set by the server before the first fcgi_conn_new(): */
+	struct event_base	*base;
+	struct async_app	*app;
+	struct async_stats	*stats;		/* connections, requests */
+	struct watchdog		*watchdog;	/* told who held the loop */
+	struct fcgi_limits	 limits;	/* per request */
+	unsigned		 max_requests;	/* in flight, all connections */
+	size_t			 high_water;	/* output bytes: stop reading */
+	struct timeval		 idle;		/* a silent peer is closed */
+	int			 draining;	/* close after each request */
+	void			(*closed)(void *arg);	/* one was freed */
+	void			*closed_arg;
+	/* The connection layer's: */
+	struct fcgi_conn_list	 list;
+	uint64_t		 next_id;
+	unsigned		 admitted;	/* requests begun, not ended */
 };
 
-struct event_base;
-struct conn_server;
+void fcgi_conn_set_init(struct fcgi_conn_set *set);
 
-/*
- * The pieces conn_serve() is made of, for tests and fuzzers that drive
- * connections in-process: a server on an existing event base (offload pool
- * and watchdog included, no listener, no signals); adopt() makes a
- * connected socket one of its connections (it takes the descriptor, also
- * on failure: 0 or -1); free() closes every connection it still has.
- */
-struct conn_server *conn_server_new(struct event_base *base,
-    const struct conn_options *options, struct async_app *app);
-int conn_server_adopt(struct conn_server *srv, int fd);
-void conn_server_free(struct conn_server *srv);
+/* Makes the non-blocking connected socket fd a connection of set; 0, or -1
+ * (fd closed). */
+int fcgi_conn_new(struct fcgi_conn_set *set, int fd);
 
-/*
- * Serves FastCGI on the listening socket listen_fd until SIGTERM or SIGINT,
- * then stops accepting, lets requests in flight finish (up to drain_ms) and
- * returns 0; 1 when it stopped before they all finished (the drain timed
- * out, or a second signal came): offloaded jobs may still be running then.
- * Returns -1 with a message on stderr if the loop cannot be set up.  Takes
- * ownership of listen_fd.
- */
-int conn_serve(int listen_fd, const struct conn_options *options,
-    struct async_app *app);
+/* Frees the connections that sit between requests (a drain begins). */
+void fcgi_conn_close_idle(struct fcgi_conn_set *set);
+/* Frees every connection, cancelling what each was doing. */
+void fcgi_conn_close_all(struct fcgi_conn_set *set);
 
 #endif

@@ -20,16 +20,16 @@
 #define PARAMS_ALLOC_MIN	1024	/* first PARAMS buffer, bytes */
 
 void
-fcgi_req_init(struct fcgi_req *req, const struct fcgi_limits *limits)
+fcgi_request_init(struct fcgi_request *req, const struct fcgi_limits *limits)
 {
 	memset(req, 0, sizeof(*req));
 	req->limits = *limits;
-	req->state = FCGI_REQ_IDLE;
+	req->state = FCGI_REQUEST_IDLE;
 }
 
 /* Drops the active request, if any; keeps limits and seen_begin. */
 static void
-request_reset(struct fcgi_req *req)
+request_reset(struct fcgi_request *req)
 {
 	free(req->params_buf);
 	free(req->params);
@@ -38,7 +38,7 @@ request_reset(struct fcgi_req *req)
 	req->params_len = req->params_alloc = req->params_count = 0;
 	req->stdin_len = 0;
 	req->stdin_over = 0;
-	req->state = FCGI_REQ_IDLE;
+	req->state = FCGI_REQUEST_IDLE;
 	req->id = 0;
 	req->keep_conn = req->aborted = 0;
 	req->params_done = req->stdin_done = 0;
@@ -70,7 +70,7 @@ end_with(struct fcgi_reply *reply, uint16_t id, uint8_t status, int keep_conn)
  * request per connection.
  */
 static enum fcgi_action
-get_values(const struct fcgi_req *req, const uint8_t *content, size_t len,
+get_values(const struct fcgi_request *req, const uint8_t *content, size_t len,
     struct fcgi_reply *reply)
 {
 	struct fcgi_nv nv;
@@ -119,7 +119,7 @@ get_values(const struct fcgi_req *req, const uint8_t *content, size_t len,
  * FCGI_UNKNOWN_TYPE.  GET_VALUES is the only one a responder understands.
  */
 static enum fcgi_action
-management(const struct fcgi_req *req, const struct fcgi_header *hdr,
+management(const struct fcgi_request *req, const struct fcgi_header *hdr,
     const uint8_t *content, size_t len, struct fcgi_reply *reply)
 {
 	if (hdr->type == FCGI_GET_VALUES)
@@ -130,7 +130,7 @@ management(const struct fcgi_req *req, const struct fcgi_header *hdr,
 }
 
 static enum fcgi_action
-begin_request(struct fcgi_req *req, const struct fcgi_header *hdr,
+begin_request(struct fcgi_request *req, const struct fcgi_header *hdr,
     const uint8_t *content, size_t len, int can_admit,
     struct fcgi_reply *reply)
 {
@@ -140,7 +140,7 @@ begin_request(struct fcgi_req *req, const struct fcgi_header *hdr,
 	if (fcgi_begin_body_decode(content, len, &body) != FCGI_CODEC_OK)
 		return close_with(reply, "BEGIN_REQUEST body too short");
 	req->seen_begin = 1;
-	if (req->state != FCGI_REQ_IDLE) {
+	if (req->state != FCGI_REQUEST_IDLE) {
 		/* Spec 3.3: an active id is not begun again; that is a
 		 * peer that lost track of its own requests. */
 		if (hdr->request_id == req->id)
@@ -160,7 +160,7 @@ begin_request(struct fcgi_req *req, const struct fcgi_header *hdr,
 	if (!can_admit)
 		return end_with(reply, hdr->request_id, FCGI_OVERLOADED,
 		    keep_conn);
-	req->state = FCGI_REQ_RECEIVING;
+	req->state = FCGI_REQUEST_RECEIVING;
 	req->id = hdr->request_id;
 	req->keep_conn = keep_conn;
 	return FCGI_ACTION_NONE;
@@ -168,7 +168,7 @@ begin_request(struct fcgi_req *req, const struct fcgi_header *hdr,
 
 /* Appends one PARAMS record's content under the cap; NULL or a reason. */
 static const char *
-params_append(struct fcgi_req *req, const uint8_t *content, size_t len)
+params_append(struct fcgi_request *req, const uint8_t *content, size_t len)
 {
 	size_t need, alloc;
 	uint8_t *grown;
@@ -202,7 +202,7 @@ params_append(struct fcgi_req *req, const uint8_t *content, size_t len)
  * string would silently truncate it.  Returns NULL or a reason.
  */
 static const char *
-params_decode(struct fcgi_req *req)
+params_decode(struct fcgi_request *req)
 {
 	struct fcgi_nv nv;
 	enum fcgi_codec_result result;
@@ -261,7 +261,7 @@ before_begin_reason(uint8_t type)
 
 /* A record for the active request id, other than BEGIN_REQUEST. */
 static enum fcgi_action
-active_record(struct fcgi_req *req, const struct fcgi_header *hdr,
+active_record(struct fcgi_request *req, const struct fcgi_header *hdr,
     const uint8_t *content, size_t len, struct fcgi_reply *reply)
 {
 	const char *reason;
@@ -270,7 +270,7 @@ active_record(struct fcgi_req *req, const struct fcgi_header *hdr,
 	case FCGI_ABORT_REQUEST:
 		/* Spec 5.4: answer with END_REQUEST, REQUEST_COMPLETE. */
 		req->aborted = 1;
-		req->state = FCGI_REQ_RUNNING;
+		req->state = FCGI_REQUEST_RUNNING;
 		end_with(reply, req->id, FCGI_REQUEST_COMPLETE, req->keep_conn);
 		return FCGI_ACTION_ABORT;
 	case FCGI_PARAMS:
@@ -304,7 +304,7 @@ active_record(struct fcgi_req *req, const struct fcgi_header *hdr,
 			return FCGI_ACTION_NONE;
 		}
 		req->stdin_done = 1;
-		req->state = FCGI_REQ_RUNNING;
+		req->state = FCGI_REQUEST_RUNNING;
 		return FCGI_ACTION_RUN;
 	case FCGI_DATA:
 		/* Spec 6.4: DATA belongs to the Filter role only. */
@@ -317,7 +317,7 @@ active_record(struct fcgi_req *req, const struct fcgi_header *hdr,
 }
 
 enum fcgi_action
-fcgi_req_apply(struct fcgi_req *req, const struct fcgi_header *hdr,
+fcgi_request_apply(struct fcgi_request *req, const struct fcgi_header *hdr,
     const uint8_t *content, size_t content_len, int can_admit,
     struct fcgi_reply *reply)
 {
@@ -337,7 +337,7 @@ fcgi_req_apply(struct fcgi_req *req, const struct fcgi_header *hdr,
 	if (hdr->type == FCGI_BEGIN_REQUEST)
 		return begin_request(req, hdr, content, content_len, can_admit,
 		    reply);
-	if (req->state == FCGI_REQ_IDLE || hdr->request_id != req->id) {
+	if (req->state == FCGI_REQUEST_IDLE || hdr->request_id != req->id) {
 		/* Spec 3.3: "While a request ID R is inactive, the
 		 * application ignores records with requestId == R, except
 		 * for FCGI_BEGIN_REQUEST records".  Such records are the
@@ -358,11 +358,11 @@ fcgi_req_apply(struct fcgi_req *req, const struct fcgi_header *hdr,
 }
 
 const char *
-fcgi_req_param(const struct fcgi_req *req, const char *name)
+fcgi_request_param(const struct fcgi_request *req, const char *name)
 {
 	size_t name_len = strlen(name), i;
 
-	if (req->state != FCGI_REQ_RUNNING || !req->params_done)
+	if (req->state != FCGI_REQUEST_RUNNING || !req->params_done)
 		return NULL;
 	/* First match wins, as libfcgi's FCGX_GetParam() does. */
 	for (i = 0; i < req->params_count; i++)
@@ -373,53 +373,53 @@ fcgi_req_param(const struct fcgi_req *req, const char *name)
 }
 
 size_t
-fcgi_req_param_count(const struct fcgi_req *req)
+fcgi_request_param_count(const struct fcgi_request *req)
 {
-	if (req->state != FCGI_REQ_RUNNING || !req->params_done)
+	if (req->state != FCGI_REQUEST_RUNNING || !req->params_done)
 		return 0;
 	return req->params_count;
 }
 
 const struct fcgi_param *
-fcgi_req_param_at(const struct fcgi_req *req, size_t i)
+fcgi_request_param_at(const struct fcgi_request *req, size_t i)
 {
-	if (i >= fcgi_req_param_count(req))
+	if (i >= fcgi_request_param_count(req))
 		return NULL;
 	return &req->params[i];
 }
 
-enum fcgi_req_state
-fcgi_req_state(const struct fcgi_req *req)
+enum fcgi_request_state
+fcgi_request_state(const struct fcgi_request *req)
 {
 	return req->state;
 }
 
 uint16_t
-fcgi_req_id(const struct fcgi_req *req)
+fcgi_request_id(const struct fcgi_request *req)
 {
 	return req->id;
 }
 
 int
-fcgi_req_keep_conn(const struct fcgi_req *req)
+fcgi_request_keep_conn(const struct fcgi_request *req)
 {
 	return req->keep_conn;
 }
 
 int
-fcgi_req_stdin_over(const struct fcgi_req *req)
+fcgi_request_stdin_over(const struct fcgi_request *req)
 {
 	return req->stdin_over;
 }
 
 size_t
-fcgi_req_stdin_len(const struct fcgi_req *req)
+fcgi_request_stdin_len(const struct fcgi_request *req)
 {
 	return req->stdin_len;
 }
 
 void
-fcgi_req_drop_params(struct fcgi_req *req)
+fcgi_request_drop_params(struct fcgi_request *req)
 {
 	free(req->params_buf);
 	free(req->params);
@@ -429,16 +429,16 @@ fcgi_req_drop_params(struct fcgi_req *req)
 }
 
 int
-fcgi_req_finish(struct fcgi_req *req)
+fcgi_request_finish(struct fcgi_request *req)
 {
-	int keep_conn = req->state != FCGI_REQ_IDLE && req->keep_conn;
+	int keep_conn = req->state != FCGI_REQUEST_IDLE && req->keep_conn;
 
 	request_reset(req);
 	return keep_conn;
 }
 
 void
-fcgi_req_free(struct fcgi_req *req)
+fcgi_request_free(struct fcgi_request *req)
 {
 	request_reset(req);
 	req->seen_begin = 0;

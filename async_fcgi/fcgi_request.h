@@ -1,9 +1,9 @@
 /*
  * fcgi_request.h - the FastCGI responder's per-connection state machine.
  *
- * One struct fcgi_req per connection.  The connection layer frames records
+ * One struct fcgi_request per connection.  The connection layer frames records
  * itself (fcgi_header_decode, wait for fcgi_header_record_len bytes) and
- * hands each whole record to fcgi_req_apply(), which says what to do next:
+ * hands each whole record to fcgi_request_apply(), which says what to do next:
  * keep reading, run the handler, send a ready-made reply, or close.  This
  * layer does no I/O and knows nothing of libevent or of the application; it
  * owns the protocol's ordering rules and the caps on what a peer may make it
@@ -11,6 +11,8 @@
  * GET_VALUES says so (FCGI_MPXS_CONNS=0).
  *
  * Spec: FastCGI Specification 1.0 (see fcgi_codec.h); sections cited inline.
+ * Errors: fcgi_request_apply() returns an enum fcgi_action; bad input is
+ * FCGI_ACTION_CLOSE with a reason, never a failure of the process.
  */
 #ifndef SYNCASYNC_ASYNC_FCGI_FCGI_REQUEST_H
 #define SYNCASYNC_ASYNC_FCGI_FCGI_REQUEST_H
@@ -22,9 +24,9 @@
 
 /* Largest management reply or END_REQUEST record we build, in bytes: a
  * header plus three GET_VALUES_RESULT pairs of at most 2+15+10 bytes. */
-#define FCGI_REQ_REPLY_MAX	128
+#define FCGI_REQUEST_REPLY_MAX	128
 
-/* Caps and advertised figures; copied by fcgi_req_init(). */
+/* Caps and advertised figures; copied by fcgi_request_init(). */
 struct fcgi_limits {
 	size_t		max_params_bytes;	/* reassembled PARAMS, bytes */
 	size_t		max_stdin_bytes;	/* STDIN (discarded), bytes */
@@ -32,11 +34,11 @@ struct fcgi_limits {
 	unsigned int	max_reqs;		/* GET_VALUES FCGI_MAX_REQS */
 };
 
-enum fcgi_req_state {
-	FCGI_REQ_IDLE = 0,	/* no active request: may close when idle */
-	FCGI_REQ_RECEIVING,	/* BEGIN_REQUEST seen, PARAMS/STDIN arriving */
-	FCGI_REQ_RUNNING	/* RUN or ABORT returned; the caller owes an
-				   END_REQUEST, then fcgi_req_finish() */
+enum fcgi_request_state {
+	FCGI_REQUEST_IDLE = 0,	/* no active request: may close when idle */
+	FCGI_REQUEST_RECEIVING,	/* BEGIN_REQUEST seen, PARAMS/STDIN arriving */
+	FCGI_REQUEST_RUNNING	/* RUN or ABORT returned; the caller owes an
+				   END_REQUEST, then fcgi_request_finish() */
 };
 
 enum fcgi_action {
@@ -47,21 +49,23 @@ enum fcgi_action {
 				   then close unless reply->keep_conn */
 	FCGI_ACTION_ABORT,	/* ABORT_REQUEST for the active request:
 				   cancel its work, write reply->buf (END_REQUEST
-				   REQUEST_COMPLETE), call fcgi_req_finish() */
+				   REQUEST_COMPLETE), call
+				   fcgi_request_finish() */
 	FCGI_ACTION_REPLY,	/* write reply->buf (GET_VALUES_RESULT or
 				   UNKNOWN_TYPE); connection stays open */
 	FCGI_ACTION_CLOSE	/* protocol error: close the connection;
 				   reply->reason says why, for the log */
 };
 
-/* What fcgi_req_apply() fills in for the caller; fields per action above. */
+/* What fcgi_request_apply() fills in for the caller; fields per action
+ * above. */
 struct fcgi_reply {
 	uint16_t	 request_id;	  /* END, ABORT */
 	uint8_t		 protocol_status; /* END: FCGI_CANT_MPX_CONN, ... */
 	int		 keep_conn;	  /* END: 1 = connection may stay open */
 	const char	*reason;	  /* CLOSE: static string, never NULL */
 	size_t		 len;		  /* END, ABORT, REPLY: bytes in buf */
-	uint8_t		 buf[FCGI_REQ_REPLY_MAX]; /* complete wire records */
+	uint8_t		 buf[FCGI_REQUEST_REPLY_MAX]; /* complete wire records */
 };
 
 /* One decoded parameter; name and value are NUL-terminated. */
@@ -76,9 +80,9 @@ struct fcgi_param {
  * Per-connection state.  Fields are private to fcgi_request.c; the struct is
  * public only so the caller can embed it.  Use the functions below.
  */
-struct fcgi_req {
+struct fcgi_request {
 	struct fcgi_limits	 limits;
-	enum fcgi_req_state	 state;
+	enum fcgi_request_state	 state;
 	int			 seen_begin;	/* any BEGIN on this connection */
 	uint16_t		 id;		/* active request id, 0 if none */
 	int			 keep_conn;	/* FCGI_KEEP_CONN of active id */
@@ -95,7 +99,8 @@ struct fcgi_req {
 };
 
 /* Prepares req for a new connection; copies *limits.  Allocates nothing. */
-void fcgi_req_init(struct fcgi_req *req, const struct fcgi_limits *limits);
+void fcgi_request_init(struct fcgi_request *req,
+    const struct fcgi_limits *limits);
 
 /*
  * Applies one whole record: hdr as decoded by fcgi_header_decode(), content
@@ -105,7 +110,7 @@ void fcgi_req_init(struct fcgi_req *req, const struct fcgi_limits *limits);
  * *reply is filled in as the returned action requires (see enum fcgi_action)
  * and is valid until the next call.  Never fails except by returning
  * FCGI_ACTION_CLOSE; after CLOSE the caller must not apply more records
- * (call fcgi_req_free()).
+ * (call fcgi_request_free()).
  *
  * Rules (spec sections in fcgi_request.c at each decision):
  *  - request id 0 is a management record: GET_VALUES -> REPLY with
@@ -120,42 +125,43 @@ void fcgi_req_init(struct fcgi_req *req, const struct fcgi_limits *limits);
  *  - records for ids that are not active are ignored (NONE), except on a
  *    connection that has never sent a BEGIN_REQUEST (CLOSE).
  */
-enum fcgi_action fcgi_req_apply(struct fcgi_req *req,
+enum fcgi_action fcgi_request_apply(struct fcgi_request *req,
     const struct fcgi_header *hdr, const uint8_t *content, size_t content_len,
     int can_admit, struct fcgi_reply *reply);
 
 /*
  * Parameter lookup after RUN: the value of the first pair named name, or NULL
  * if there is none or no request has been run.  Valid until
- * fcgi_req_finish()/fcgi_req_free().  Pairs with a NUL byte in the name or
- * value never get here: the request is refused (CLOSE) instead.
+ * fcgi_request_finish()/fcgi_request_free().  Pairs with a NUL byte in the
+ * name or value never get here: the request is refused (CLOSE) instead.
  */
-const char *fcgi_req_param(const struct fcgi_req *req, const char *name);
+const char *fcgi_request_param(const struct fcgi_request *req,
+    const char *name);
 
 /* Parameter count and i-th pair (in wire order) after RUN; NULL past end. */
-size_t fcgi_req_param_count(const struct fcgi_req *req);
-const struct fcgi_param *fcgi_req_param_at(const struct fcgi_req *req,
+size_t fcgi_request_param_count(const struct fcgi_request *req);
+const struct fcgi_param *fcgi_request_param_at(const struct fcgi_request *req,
     size_t i);
 
-enum fcgi_req_state fcgi_req_state(const struct fcgi_req *req);
+enum fcgi_request_state fcgi_request_state(const struct fcgi_request *req);
 /* Active request id; 0 when idle. */
-uint16_t fcgi_req_id(const struct fcgi_req *req);
+uint16_t fcgi_request_id(const struct fcgi_request *req);
 /* FCGI_KEEP_CONN of the active request (1/0); 0 when idle. */
-int fcgi_req_keep_conn(const struct fcgi_req *req);
+int fcgi_request_keep_conn(const struct fcgi_request *req);
 /* STDIN bytes received (and discarded) for the active request, up to the
  * cap; and whether the body went past max_stdin_bytes (then it was read to
  * its end and dropped, and the request still RUNs: the caller answers it
  * 413 rather than closing a connection that did nothing wrong). */
-size_t fcgi_req_stdin_len(const struct fcgi_req *req);
-int fcgi_req_stdin_over(const struct fcgi_req *req);
+size_t fcgi_request_stdin_len(const struct fcgi_request *req);
+int fcgi_request_stdin_over(const struct fcgi_request *req);
 
 /*
  * Frees the active request's parameters once the caller has read what it
- * needs (fcgi_req_param returns NULL afterwards): a request that waits long
+ * needs (fcgi_request_param returns NULL afterwards): a request that waits long
  * (a sleeper, a queued job) then holds no PARAMS memory.  The request stays
- * active; fcgi_req_finish() still ends it.
+ * active; fcgi_request_finish() still ends it.
  */
-void fcgi_req_drop_params(struct fcgi_req *req);
+void fcgi_request_drop_params(struct fcgi_request *req);
 
 /*
  * Call once the END_REQUEST for the active request (after RUN or ABORT) has
@@ -164,9 +170,9 @@ void fcgi_req_drop_params(struct fcgi_req *req);
  * next BEGIN_REQUEST (the request had FCGI_KEEP_CONN), 0 if the caller must
  * close it after writing (spec 5.1).  On an idle req, does nothing, returns 0.
  */
-int fcgi_req_finish(struct fcgi_req *req);
+int fcgi_request_finish(struct fcgi_request *req);
 
 /* Frees everything req holds (not req itself); req may be init'ed again. */
-void fcgi_req_free(struct fcgi_req *req);
+void fcgi_request_free(struct fcgi_request *req);
 
 #endif

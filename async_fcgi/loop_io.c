@@ -10,8 +10,10 @@
 #include <stdlib.h>
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "async_fcgi/loop_io.h"
+#include "common/clock.h"
 
 struct loop_watch {
 	struct event_base *base;
@@ -23,7 +25,7 @@ struct loop_watch {
 };
 
 struct loop_timer {
-	struct event	*ev;
+	struct event	 ev;		/* embedded: one allocation, or none */
 	loop_timer_cb	 cb;
 	void		*arg;
 };
@@ -114,37 +116,49 @@ loop_timer_eventcb(evutil_socket_t fd, short what, void *arg)
 	timer->cb(timer->arg);
 }
 
+size_t
+loop_timer_size(void)
+{
+	return sizeof(struct loop_timer);
+}
+
+void
+loop_timer_init(struct loop_timer *timer, struct event_base *base,
+    loop_timer_cb cb, void *arg)
+{
+	timer->cb = cb;
+	timer->arg = arg;
+	evtimer_assign(&timer->ev, base, loop_timer_eventcb, timer);
+}
+
+void
+loop_timer_fini(struct loop_timer *timer)
+{
+	evtimer_del(&timer->ev);
+}
+
 struct loop_timer *
 loop_timer_new(struct event_base *base, loop_timer_cb cb, void *arg)
 {
-	struct loop_timer *timer = calloc(1, sizeof(*timer));
+	struct loop_timer *timer = malloc(sizeof(*timer));
 
-	if (timer == NULL)
-		return NULL;
-	timer->cb = cb;
-	timer->arg = arg;
-	if ((timer->ev = evtimer_new(base, loop_timer_eventcb, timer)) ==
-	    NULL) {
-		free(timer);
-		return NULL;
-	}
+	if (timer != NULL)
+		loop_timer_init(timer, base, cb, arg);
 	return timer;
 }
 
 int
 loop_timer_arm(struct loop_timer *timer, uint64_t us)
 {
-	struct timeval tv;
+	struct timeval tv = clock_timeval(us);
 
-	tv.tv_sec = (time_t)(us / 1000000);
-	tv.tv_usec = (suseconds_t)(us % 1000000);
-	return evtimer_add(timer->ev, &tv);
+	return evtimer_add(&timer->ev, &tv);
 }
 
 void
 loop_timer_disarm(struct loop_timer *timer)
 {
-	evtimer_del(timer->ev);
+	evtimer_del(&timer->ev);
 }
 
 void
@@ -152,6 +166,6 @@ loop_timer_free(struct loop_timer *timer)
 {
 	if (timer == NULL)
 		return;
-	event_free(timer->ev);
+	loop_timer_fini(timer);
 	free(timer);
 }

@@ -1,7 +1,7 @@
 /*
  * main.c - async_fcgi: the single-threaded libevent FastCGI responder.
  *
- * Options, the listening socket, then the loop (fcgi_conn).  err()-style
+ * Options, the listening socket, then the loop (fcgi_server).  err()-style
  * exits happen only here, before the loop runs: a bad option or setting is
  * named and the process exits 2; nothing a peer sends later can end it.
  *
@@ -19,11 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "async_fcgi/async_handler.h"
-#include "async_fcgi/fcgi_conn.h"
+#include "async_fcgi/fcgi_server.h"
 #include "common/limits.h"
 #include "common/listen.h"
 #include "common/number.h"
@@ -58,7 +62,7 @@ usage(FILE *out)
 "  -h, --help                this text\n"
 "  -V, --version             the version\n"
 "\n"
-"Environment (DESIGN.md; defaults reproduce the experiment):\n"
+"Environment (doc/ARCHITECTURE.md; defaults reproduce the experiment):\n"
 "  SYNCASYNC_SLEEP_SECONDS [20]  SYNCASYNC_SLEEP_ON [5]  SYNCASYNC_ASYNC_MODE [block]\n"
 "  SYNCASYNC_POOL_THREADS [40]   SYNCASYNC_QUERY_OVERRIDES [0] (1: ?sleep=, ?mode=)\n"
 "  SYNCASYNC_WORK [sleep]: the sleeper's work, sleep, db or http\n"
@@ -100,9 +104,48 @@ option_uint(const char *name, const char *text, uint64_t min, uint64_t max)
 	return value;
 }
 
+/* Where the listening socket fd listens: "unix:PATH", "HOST:PORT". */
+static void
+listener_name(int fd, char *out, size_t outlen)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(out, outlen, "an unknown socket");
+		return;
+	}
+	switch (ss.ss_family) {
+	case AF_UNIX:
+		if (sun->sun_path[0] == '\0')
+			snprintf(out, outlen, "an unnamed unix socket");
+		else
+			snprintf(out, outlen, "unix:%.*s",
+			    (int)sizeof(sun->sun_path), sun->sun_path);
+		return;
+	case AF_INET:
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+		    sizeof(host));
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		snprintf(out, outlen, "%s:%u", host, port);
+		return;
+	case AF_INET6:
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    host, sizeof(host));
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		snprintf(out, outlen, "[%s]:%u", host, port);
+		return;
+	}
+	snprintf(out, outlen, "a socket of family %d", (int)ss.ss_family);
+}
+
 /* Raises the descriptor limit to its hard cap; clamps max_conns to fit. */
 static void
-fit_descriptors(struct conn_options *opt)
+fit_descriptors(struct fcgi_server_options *opt)
 {
 	struct rlimit rl;
 	uint64_t usable;
@@ -152,14 +195,15 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct conn_options opt = {
+	struct fcgi_server_options opt = {
 		SA_FCGI_PARAMS_MAX, SA_FCGI_STDIN_MAX, SA_FCGI_CONNS_MAX,
 		SA_FCGI_REQS_MAX, SA_FCGI_IDLE_MS, SA_FCGI_HIGH_WATER,
 		SA_FCGI_DRAIN_MS, SA_WATCHDOG_STALL_MS,
 	};
 	struct settings settings;
 	struct async_app *app;
-	char error[SETTINGS_ERROR_MAX];
+	char error[SA_ERROR_MAX];
+	char where[sizeof(struct sockaddr_un) + 8];	/* "unix:" PATH */
 	const char *listen_spec = NULL;
 	sigset_t stop_signals;
 	int ch, fd, rc;
@@ -195,35 +239,36 @@ main(int argc, char **argv)
 			break;
 		case OPT_MAX_CONNS:
 			opt.max_conns = (unsigned)option_uint("max-conns",
-			    optarg, 1, 1000000);
+			    optarg, 1, SA_FCGI_CONNS_OPT_MAX);
 			break;
 		case OPT_MAX_REQUESTS:
 			opt.max_requests = (unsigned)option_uint("max-requests",
-			    optarg, 1, 1000000);
+			    optarg, 1, SA_FCGI_REQS_OPT_MAX);
 			break;
 		case OPT_MAX_PARAMS:
 			opt.max_params = option_uint("max-params", optarg,
-			    1024, 16777216);
+			    SA_FCGI_PARAMS_OPT_MIN, SA_FCGI_PARAMS_OPT_MAX);
 			break;
 		case OPT_MAX_STDIN:
 			opt.max_stdin = option_uint("max-stdin", optarg, 0,
-			    1073741824);
+			    SA_FCGI_STDIN_OPT_MAX);
 			break;
 		case OPT_IDLE:
 			opt.idle_ms = (unsigned)option_uint("idle-timeout",
-			    optarg, 1, 86400000);
+			    optarg, 1, SA_FCGI_MS_OPT_MAX);
 			break;
 		case OPT_HIGH_WATER:
 			opt.high_water = option_uint("high-water", optarg,
-			    1024, 1073741824);
+			    SA_FCGI_HIGH_WATER_OPT_MIN,
+			    SA_FCGI_HIGH_WATER_OPT_MAX);
 			break;
 		case OPT_DRAIN:
 			opt.drain_ms = (unsigned)option_uint("drain-timeout",
-			    optarg, 0, 86400000);
+			    optarg, 0, SA_FCGI_MS_OPT_MAX);
 			break;
 		case OPT_STALL:
 			opt.stall_ms = (unsigned)option_uint("stall-ms", optarg,
-			    1, 86400000);
+			    1, SA_FCGI_MS_OPT_MAX);
 			break;
 		case 'h':
 			usage(stdout);
@@ -241,7 +286,7 @@ main(int argc, char **argv)
 		die("unexpected argument \"%s\" (see --help)", argv[optind]);
 
 	if (listen_spec != NULL) {
-		char listen_error[LISTEN_ERROR_MAX];
+		char listen_error[SA_ERROR_MAX];
 
 		if ((fd = listen_open(listen_spec, listen_error,
 		    sizeof(listen_error))) == -1)
@@ -258,9 +303,9 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * SIGTERM and SIGINT wait (blocked) until the loop can drain on them:
-	 * conn_serve() unblocks them once its handlers are in place, so one
-	 * that arrives while the pool starts is not lost and does not kill
-	 * the process outright.  The pool's threads inherit the mask.
+	 * fcgi_server_run() unblocks them once its handlers are in place, so
+	 * one that arrives while the pool starts is not lost and does not
+	 * kill the process outright.  The pool's threads inherit the mask.
 	 */
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
@@ -276,11 +321,13 @@ main(int argc, char **argv)
 		    (unsigned long long)settings.sleep_on);
 	else
 		snprintf(error, sizeof(error), "no request sleeps");
-	fprintf(stderr, "async_fcgi: pid %ld serving in mode %s; %s %llu.%03llu "
-	    "s\n", (long)getpid(), settings_mode_name(settings.mode), error,
+	listener_name(fd, where, sizeof(where));
+	fprintf(stderr, "async_fcgi: listening on %s (fd %d), mode %s, "
+	    "pid %ld; %s %llu.%03llu s\n", where, fd, settings_mode_name(settings.mode),
+	    (long)getpid(), error,
 	    (unsigned long long)(settings.sleep_us / 1000000),
 	    (unsigned long long)(settings.sleep_us % 1000000 / 1000));
-	rc = conn_serve(fd, &opt, app);
+	rc = fcgi_server_run(fd, &opt, app);
 	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
 		unlink(listen_spec + 5);	/* the socket we created */
 	if (rc == 1)		/* told to stop now: do not wait for workers */

@@ -11,8 +11,8 @@
  * WRITING; while BUSY, readable, and writable until PQflush has sent the
  * query; while IDLE, readable: the server ending the connection).  libpq may
  * change the socket while connecting, so the watch follows PQsocket().
- * Finished requests go on a list that a zero timer delivers, so no done()
- * runs inside a caller's submit or cancel.
+ * Finished requests go back through the finish callback (work_driver.c
+ * delivers them).
  */
 #include "config.h"
 
@@ -23,6 +23,7 @@
 
 #include "async_fcgi/loop_io.h"
 #include "async_fcgi/work_db.h"
+#include "async_fcgi/work_item.h"
 
 enum slot_state {
 	SLOT_CLOSED,
@@ -31,63 +32,37 @@ enum slot_state {
 	SLOT_BUSY,
 };
 
-enum req_where {
-	REQ_NOWHERE,
-	REQ_WAITING,		/* in db->waiting */
-	REQ_IN_SLOT,		/* slot->req */
-	REQ_FINISHED,		/* in db->finished, done() pending */
-};
-
 struct work_db_slot {
 	struct work_db	*db;
 	PGconn		*conn;
 	struct loop_watch *watch;
 	enum slot_state	 state;
-	struct work_db_req *req;	/* NULL: none, or cancelled */
+	struct work_item *req;		/* NULL: none, or cancelled */
 	struct work_result result;	/* of the query in progress */
 };
 
-TAILQ_HEAD(work_db_list, work_db_req);
-
 struct work_db {
+	work_finish_fn	 finish;	/* hands back finished requests */
+	void		*finish_arg;
 	struct event_base *base;
 	char		*conninfo;
 	struct work_db_slot *slots;
 	unsigned	 size;
 	unsigned	 queued;
-	struct work_db_list waiting;
-	struct work_db_list finished;
-	struct loop_timer *deliver;
+	struct work_item_list waiting;
 	int		 dispatching;
 };
 
 static void	slot_io(int, int, void *);
 static void	db_dispatch(struct work_db *);
 
-/* req's outcome is ready: deliver it on the next loop iteration. */
+/* req's outcome is ready: the driver delivers it. */
 static void
-db_finish(struct work_db *db, struct work_db_req *req,
+db_finish(struct work_db *db, struct work_item *req,
     const struct work_result *result)
 {
 	req->result = *result;
-	req->where = REQ_FINISHED;
-	req->slot = NULL;
-	TAILQ_INSERT_TAIL(&db->finished, req, entry);
-	loop_timer_arm(db->deliver, 0);
-}
-
-static void
-db_delivercb(void *arg)
-{
-	struct work_db *db = arg;
-	struct work_db_req *req;
-
-	/* done() may cancel or submit others: take one at a time. */
-	while ((req = TAILQ_FIRST(&db->finished)) != NULL) {
-		TAILQ_REMOVE(&db->finished, req, entry);
-		req->where = REQ_NOWHERE;
-		req->done(req);
-	}
+	db->finish(db->finish_arg, req);
 }
 
 /* Forgets the connection: the watch first (it must not outlive the fd). */
@@ -106,7 +81,7 @@ slot_close(struct work_db_slot *slot)
 static void
 slot_fail(struct work_db_slot *slot, const char *what)
 {
-	struct work_db_req *req = slot->req;
+	struct work_item *req = slot->req;
 	struct work_result result;
 
 	work_result_set(&result, 502, what, slot->conn != NULL ?
@@ -220,7 +195,7 @@ slot_connect(struct work_db_slot *slot)
 static void
 slot_query_done(struct work_db_slot *slot)
 {
-	struct work_db_req *req = slot->req;
+	struct work_item *req = slot->req;
 
 	slot->req = NULL;
 	if (PQstatus(slot->conn) != CONNECTION_OK)
@@ -311,7 +286,7 @@ slot_io(int fd, int events, void *arg)
 static void
 db_dispatch(struct work_db *db)
 {
-	struct work_db_req *req;
+	struct work_item *req;
 	struct work_db_slot *slot;
 	unsigned i;
 
@@ -330,8 +305,8 @@ db_dispatch(struct work_db *db)
 			break;
 		TAILQ_REMOVE(&db->waiting, req, entry);
 		db->queued--;
-		req->where = REQ_IN_SLOT;
-		req->slot = slot;
+		req->state = WORK_ITEM_RUNNING;
+		req->running = slot;
 		slot->req = req;
 		if (slot->state == SLOT_IDLE)
 			slot_send(slot);
@@ -342,20 +317,20 @@ db_dispatch(struct work_db *db)
 }
 
 struct work_db *
-work_db_new(struct event_base *base, const char *conninfo, unsigned size,
-    char *err, size_t errlen)
+work_db_new(work_finish_fn finish, void *finish_arg, struct event_base *base,
+    const char *conninfo, unsigned size, char *err, size_t errlen)
 {
 	struct work_db *db = calloc(1, sizeof(*db));
 
 	if (db == NULL || size == 0)
 		goto fail;
+	db->finish = finish;
+	db->finish_arg = finish_arg;
 	db->base = base;
 	db->size = size;
 	TAILQ_INIT(&db->waiting);
-	TAILQ_INIT(&db->finished);
 	if ((db->conninfo = strdup(conninfo)) == NULL ||
-	    (db->slots = calloc(size, sizeof(*db->slots))) == NULL ||
-	    (db->deliver = loop_timer_new(base, db_delivercb, db)) == NULL)
+	    (db->slots = calloc(size, sizeof(*db->slots))) == NULL)
 		goto fail;
 	for (unsigned i = 0; i < size; i++)
 		db->slots[i].db = db;
@@ -376,71 +351,51 @@ work_db_free(struct work_db *db)
 		return;
 	for (i = 0; db->slots != NULL && i < db->size; i++)
 		slot_close(&db->slots[i]);
-	loop_timer_free(db->deliver);
 	free(db->slots);
 	free(db->conninfo);
 	free(db);
 }
 
 void
-work_db_submit(struct work_db *db, struct work_db_req *req,
-    uint64_t sleep_us)
+work_db_start(struct work_db *db, struct work_item *req)
 {
-	req->sleep_us = sleep_us;
-	req->result.status = 0;
-	req->result.error[0] = '\0';
-	req->slot = NULL;
-	req->where = REQ_WAITING;
+	req->state = WORK_ITEM_QUEUED;
 	TAILQ_INSERT_TAIL(&db->waiting, req, entry);
 	db->queued++;
 	db_dispatch(db);
 }
 
 void
-work_db_cancel(struct work_db *db, struct work_db_req *req)
+work_db_stop(struct work_db *db, struct work_item *req)
 {
-	switch (req->where) {
-	case REQ_WAITING:
+	struct work_db_slot *slot = req->running;
+
+	if (req->state == WORK_ITEM_QUEUED) {
 		TAILQ_REMOVE(&db->waiting, req, entry);
 		db->queued--;
-		break;
-	case REQ_IN_SLOT:
-		/* The query runs on; its result is dropped. */
-		req->slot->req = NULL;
-		break;
-	case REQ_FINISHED:
-		TAILQ_REMOVE(&db->finished, req, entry);
-		break;
-	case REQ_NOWHERE:
-		break;
-	}
-	req->where = REQ_NOWHERE;
-	req->slot = NULL;
+	} else if (slot != NULL)
+		slot->req = NULL;	/* the query runs on; its result is
+					   dropped */
 }
 
-unsigned
-work_db_open(const struct work_db *db)
+size_t
+work_db_counters(const struct work_db *db, struct work_counter *out,
+    size_t max)
 {
-	unsigned i, n = 0;
+	unsigned i, open = 0, busy = 0;
 
-	for (i = 0; i < db->size; i++)
-		n += db->slots[i].state != SLOT_CLOSED;
-	return n;
-}
-
-unsigned
-work_db_busy(const struct work_db *db)
-{
-	unsigned i, n = 0;
-
-	for (i = 0; i < db->size; i++)
-		n += db->slots[i].state == SLOT_BUSY ||
+	for (i = 0; i < db->size; i++) {
+		open += db->slots[i].state != SLOT_CLOSED;
+		busy += db->slots[i].state == SLOT_BUSY ||
 		    db->slots[i].state == SLOT_CONNECTING;
-	return n;
-}
-
-unsigned
-work_db_queued(const struct work_db *db)
-{
-	return db->queued;
+	}
+	if (max < 3)
+		return 0;
+	out[0].name = "db_connections";
+	out[0].value = open;
+	out[1].name = "db_busy";
+	out[1].value = busy;
+	out[2].name = "db_queued";
+	out[2].value = db->queued;
+	return 3;
 }

@@ -2,7 +2,7 @@
  * work_http.c - libcurl's multi_socket API on the loop (work_http.h).
  *
  * libcurl's callbacks only update watches and the timer; transfers end and
- * requests are delivered outside them (finished list, zero timer), so no
+ * requests are delivered outside them (the finish callback), so no
  * application code runs inside libcurl and no curl call is made from a
  * libcurl callback.
  */
@@ -11,55 +11,36 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "async_fcgi/loop_io.h"
 #include "async_fcgi/work_http.h"
+#include "async_fcgi/work_item.h"
+#include "common/work_blocking.h"
 
-_Static_assert(WORK_HTTP_ERRBUF >= CURL_ERROR_SIZE,
-    "WORK_HTTP_ERRBUF must hold CURL_ERROR_SIZE bytes");
-
-TAILQ_HEAD(work_http_list, work_http_req);
+_Static_assert(WORK_ITEM_ERRBUF >= CURL_ERROR_SIZE,
+    "WORK_ITEM_ERRBUF must hold CURL_ERROR_SIZE bytes");
 
 struct work_http {
+	work_finish_fn	 finish;	/* hands back finished requests */
+	void		*finish_arg;
 	struct event_base *base;
 	CURLM		*multi;
 	struct loop_timer *timer;	/* libcurl's timeout */
-	struct loop_timer *deliver;	/* finished requests */
-	struct work_http_list finished;
+	char		*upstream;
 	uint64_t	 timeout_us;
 	unsigned	 running;
 };
 
-static void
-http_finish(struct work_http *http, struct work_http_req *req)
-{
-	req->finished = 1;
-	TAILQ_INSERT_TAIL(&http->finished, req, entry);
-	loop_timer_arm(http->deliver, 0);
-}
-
-static void
-http_delivercb(void *arg)
-{
-	struct work_http *http = arg;
-	struct work_http_req *req;
-
-	while ((req = TAILQ_FIRST(&http->finished)) != NULL) {
-		TAILQ_REMOVE(&http->finished, req, entry);
-		req->finished = 0;
-		req->done(req);
-	}
-}
-
 /* Takes req's transfer out of the multi handle. */
 static void
-http_remove(struct work_http *http, struct work_http_req *req)
+http_remove(struct work_http *http, struct work_item *req)
 {
-	if (req->easy == NULL)
+	if (req->running == NULL)
 		return;
-	curl_multi_remove_handle(http->multi, req->easy);
-	curl_easy_cleanup(req->easy);
-	req->easy = NULL;
+	curl_multi_remove_handle(http->multi, req->running);
+	curl_easy_cleanup(req->running);
+	req->running = NULL;
 	http->running--;
 }
 
@@ -67,7 +48,7 @@ http_remove(struct work_http *http, struct work_http_req *req)
 static void
 http_check_done(struct work_http *http)
 {
-	struct work_http_req *req;
+	struct work_item *req;
 	CURLMsg *msg;
 	void *private_data;
 	int left;
@@ -80,10 +61,11 @@ http_check_done(struct work_http *http)
 		    &private_data);
 		if ((req = private_data) == NULL)
 			continue;
-		work_curl_finish(msg->easy_handle, (int)msg->data.result,
-		    req->errbuf, http->timeout_us, &req->result);
+		work_blocking_curl_finish(msg->easy_handle,
+		    (int)msg->data.result, req->errbuf, http->timeout_us,
+		    &req->result);
 		http_remove(http, req);		/* msg is gone from here on */
-		http_finish(http, req);
+		http->finish(http->finish_arg, req);
 	}
 }
 
@@ -155,23 +137,26 @@ http_timerfn(CURLM *multi, long timeout_ms, void *userp)
 }
 
 struct work_http *
-work_http_new(struct event_base *base, uint64_t timeout_us, char *err,
-    size_t errlen)
+work_http_new(work_finish_fn finish, void *finish_arg,
+    struct event_base *base, const char *upstream, uint64_t timeout_us,
+    char *err, size_t errlen)
 {
 	struct work_http *http = calloc(1, sizeof(*http));
 
 	if (http == NULL)
 		goto fail;
+	http->finish = finish;
+	http->finish_arg = finish_arg;
 	http->base = base;
 	http->timeout_us = timeout_us;
-	TAILQ_INIT(&http->finished);
 	if (work_blocking_load(WORK_HTTP, err, errlen) == -1) {
 		work_http_free(http);
 		return NULL;
 	}
-	if ((http->timer = loop_timer_new(base, http_timercb, http)) == NULL ||
-	    (http->deliver = loop_timer_new(base, http_delivercb, http)) ==
-	    NULL || (http->multi = curl_multi_init()) == NULL ||
+	if ((http->upstream = strdup(upstream != NULL ? upstream : "")) ==
+	    NULL ||
+	    (http->timer = loop_timer_new(base, http_timercb, http)) == NULL ||
+	    (http->multi = curl_multi_init()) == NULL ||
 	    curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION,
 	    http_socketfn) != CURLM_OK ||
 	    curl_multi_setopt(http->multi, CURLMOPT_SOCKETDATA, http) !=
@@ -198,46 +183,46 @@ work_http_free(struct work_http *http)
 	if (http->multi != NULL)
 		curl_multi_cleanup(http->multi);
 	loop_timer_free(http->timer);
-	loop_timer_free(http->deliver);
+	free(http->upstream);
 	free(http);
 }
 
 void
-work_http_submit(struct work_http *http, struct work_http_req *req,
-    const char *url)
+work_http_start(struct work_http *http, struct work_item *req)
 {
+	char url[SA_WORK_URL_MAX + 32];
 	CURL *easy;
 
-	req->result.status = 0;
-	req->result.error[0] = '\0';
-	req->finished = 0;
-	req->easy = NULL;
+	if (work_upstream_url(http->upstream, req->sleep_us, url,
+	    sizeof(url)) == -1)
+		url[0] = '\0';	/* libcurl reports the bad URL */
 	if ((easy = curl_easy_init()) == NULL ||
-	    work_curl_setup(easy, url, http->timeout_us, req->errbuf, req) ==
-	    -1 || curl_multi_add_handle(http->multi, easy) != CURLM_OK) {
+	    work_blocking_curl_setup(easy, url, http->timeout_us, req->errbuf,
+	    req) == -1 || curl_multi_add_handle(http->multi, easy) != CURLM_OK) {
 		if (easy != NULL)
 			curl_easy_cleanup(easy);
 		work_result_set(&req->result, 502, "upstream request failed",
 		    "cannot set up a libcurl transfer");
-		http_finish(http, req);
+		http->finish(http->finish_arg, req);
 		return;
 	}
-	req->easy = easy;
+	req->running = easy;
 	http->running++;
 }
 
 void
-work_http_cancel(struct work_http *http, struct work_http_req *req)
+work_http_stop(struct work_http *http, struct work_item *req)
 {
 	http_remove(http, req);
-	if (req->finished) {
-		TAILQ_REMOVE(&http->finished, req, entry);
-		req->finished = 0;
-	}
 }
 
-unsigned
-work_http_running(const struct work_http *http)
+size_t
+work_http_counters(const struct work_http *http, struct work_counter *out,
+    size_t max)
 {
-	return http->running;
+	if (max < 1)
+		return 0;
+	out[0].name = "upstream_transfers";
+	out[0].value = http->running;
+	return 1;
 }

@@ -72,4 +72,14 @@
 #define SA_TEXT(limit)		SA_TEXT_(limit)
 #define SA_TEXT_(limit)		#limit
 
+/* async_fcgi option bounds: what --max-conns and the like accept. */
+#define SA_FCGI_CONNS_OPT_MAX	1000000UL		/* connections */
+#define SA_FCGI_REQS_OPT_MAX	1000000UL		/* requests in flight */
+#define SA_FCGI_PARAMS_OPT_MIN	1024UL			/* 1K of PARAMS */
+#define SA_FCGI_PARAMS_OPT_MAX	16777216UL		/* 16M of PARAMS */
+#define SA_FCGI_STDIN_OPT_MAX	1073741824UL		/* 1G of request body */
+#define SA_FCGI_HIGH_WATER_OPT_MIN 1024UL		/* 1K of output */
+#define SA_FCGI_HIGH_WATER_OPT_MAX 1073741824UL		/* 1G of output */
+#define SA_FCGI_MS_OPT_MAX	86400000UL		/* 1 day, timeouts in ms */
+
 #endif

@@ -1,18 +1,18 @@
 /*
  * fuzz_conn.c - fuzz target for a whole FastCGI connection: the libevent
- * layer async_fcgi/fcgi_conn.c with the real request state machine and the
- * real /async application behind it.
+ * layer (async_fcgi/fcgi_server.c, fcgi_conn.c) with the real request state
+ * machine and the real /async application behind it.
  *
  * Each input is one connection, driven in-process and without fork: a
  * client thread writes the input's FastCGI stream in chunks whose sizes the
  * input chooses, reads and discards every answer, half-closes and reads to
  * EOF.  The server side takes one of two routes:
- *  - adopted (the default): conn_server_new() on a fresh event base, the
- *    other end of a socketpair handed to conn_server_adopt(), and this
+ *  - adopted (the default): fcgi_server_new() on a fresh event base, the
+ *    other end of a socketpair handed to fcgi_server_adopt(), and this
  *    thread running the loop until the server has closed the connection;
- *  - served (flag bit 5): the whole of conn_serve() on a fresh listening
+ *  - served (flag bit 5): the whole of fcgi_server_run() on a fresh listening
  *    AF_UNIX socket, ended by SIGTERM to this thread, its only way out
- *    (fcgi_conn.h); the client signals as soon as the server has read its
+ *    (fcgi_server.h); the client signals as soon as the server has read its
  *    first chunk, so the drain runs with the connection open, and only
  *    once the server has read (or closed), so the signal always finds
  *    libevent's handler installed.
@@ -36,7 +36,7 @@
  *                bit 3     max_requests 0: every BEGIN_REQUEST is OVERLOADED
  *                bit 4     high-water mark of 1 byte: reading pauses after
  *                          every answer (back-pressure paths)
- *                bit 5     served: conn_serve() with its listener, and
+ *                bit 5     served: fcgi_server_run() with its listener, and
  *                          SIGTERM as soon as the server has read the first
  *                          chunk (the drain runs with the connection open)
  *                bit 6     linger: before half-closing, wait for the
@@ -76,7 +76,8 @@
 
 #include "async_fcgi/async_handler.h"
 #include "async_fcgi/fcgi_codec.h"
-#include "async_fcgi/fcgi_conn.h"
+#include "async_fcgi/fcgi_server.h"
+#include "async_fcgi/offload_pool.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/settings.h"
@@ -106,7 +107,7 @@ static struct async_app *fuzz_apps[3];
 struct client {
 	int		 fd;
 	int		 served;	/* signal server when it has read */
-	pthread_t	 server;	/* the thread in conn_serve() */
+	pthread_t	 server;	/* the thread in fcgi_server_run() */
 	const uint8_t	*stream;
 	size_t		 stream_len;
 	const uint8_t	*splits;
@@ -314,7 +315,7 @@ static struct async_app *
 fuzz_app(unsigned mode)
 {
 	struct settings settings;
-	char err[256];
+	char err[SA_ERROR_MAX];
 
 	if (fuzz_apps[mode] != NULL)
 		return fuzz_apps[mode];
@@ -368,12 +369,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 /* The adopted route: this thread runs the loop until the connection is
  * gone.  Returns 0, or -1 if the server could not be set up. */
 static int
-fuzz_adopted(struct client *cl, const struct conn_options *options,
+fuzz_adopted(struct client *cl, const struct fcgi_server_options *options,
     struct async_app *app, pthread_t *thread)
 {
 	struct async_stats *stats = async_handler_stats(app);
 	struct event_base *base;
-	struct conn_server *srv;
+	struct fcgi_server *srv;
 	int sv[2], rc = -1;
 
 	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ==
@@ -381,9 +382,9 @@ fuzz_adopted(struct client *cl, const struct conn_options *options,
 	cl->fd = sv[1];
 	if ((base = event_base_new()) == NULL)
 		goto done;
-	if ((srv = conn_server_new(base, options, app)) == NULL)
+	if ((srv = fcgi_server_new(base, options, app)) == NULL)
 		goto done;
-	if (conn_server_adopt(srv, sv[0]) == 0) {
+	if (fcgi_server_adopt(srv, sv[0]) == 0) {
 		sv[0] = -1;
 		FUZZ_CHECK(pthread_create(thread, NULL, client_main, cl) == 0);
 		while (stats->connections > 0)
@@ -393,7 +394,7 @@ fuzz_adopted(struct client *cl, const struct conn_options *options,
 		rc = 0;
 	}
 	sv[0] = -1;	/* adopt() took it, also on failure */
-	conn_server_free(srv);
+	fcgi_server_free(srv);
 done:
 	if (base != NULL)
 		event_base_free(base);
@@ -402,9 +403,9 @@ done:
 	return rc;
 }
 
-/* The served route: conn_serve() on this thread until SIGTERM. */
+/* The served route: fcgi_server_run() on this thread until SIGTERM. */
 static int
-fuzz_served(struct client *cl, const struct conn_options *options,
+fuzz_served(struct client *cl, const struct fcgi_server_options *options,
     struct async_app *app, pthread_t *thread)
 {
 	int listen_fd, rc;
@@ -413,7 +414,7 @@ fuzz_served(struct client *cl, const struct conn_options *options,
 	cl->served = 1;
 	cl->server = pthread_self();
 	FUZZ_CHECK(pthread_create(thread, NULL, client_main, cl) == 0);
-	rc = conn_serve(listen_fd, options, app);	/* closes listen_fd */
+	rc = fcgi_server_run(listen_fd, options, app);	/* closes listen_fd */
 	FUZZ_CHECK(pthread_join(*thread, NULL) == 0);
 	return rc;
 }
@@ -421,7 +422,7 @@ fuzz_served(struct client *cl, const struct conn_options *options,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct conn_options options = {
+	struct fcgi_server_options options = {
 		.max_params = SA_FCGI_PARAMS_MAX,
 		.max_stdin = SA_FCGI_STDIN_MAX,
 		.max_conns = 4,

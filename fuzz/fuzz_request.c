@@ -5,10 +5,10 @@
  * Input: one flags byte, then a FastCGI byte stream as a web server would
  * send it.  The stream is framed as fcgi_conn.c frames it (a bad version or
  * a truncated record ends the connection) and each whole record goes to
- * fcgi_req_apply(); the target then does what the connection layer would
+ * fcgi_request_apply(); the target then does what the connection layer would
  * with the action (finish after RUN and ABORT, stop after CLOSE or an END
  * without keep_conn), and checks what the layer promises: replies are whole
- * well-formed records of at most FCGI_REQ_REPLY_MAX bytes, an END names the
+ * well-formed records of at most FCGI_REQUEST_REPLY_MAX bytes, an END names the
  * right id and status, parameters after RUN are C strings of the stated
  * length, the caps hold, and an idle machine has no active id.
  *
@@ -67,14 +67,14 @@ check_end(const struct fcgi_reply *reply, uint16_t id, uint8_t status)
 
 /* After RUN: what the handler would read is consistent. */
 static void
-check_params(const struct fcgi_req *req, size_t max_params)
+check_params(const struct fcgi_request *req, size_t max_params)
 {
 	const struct fcgi_param *param, *first;
-	size_t count = fcgi_req_param_count(req), i, bytes = 0;
+	size_t count = fcgi_request_param_count(req), i, bytes = 0;
 
-	FUZZ_CHECK(fcgi_req_param_at(req, count) == NULL);
+	FUZZ_CHECK(fcgi_request_param_at(req, count) == NULL);
 	for (i = 0; i < count; i++) {
-		param = fcgi_req_param_at(req, i);
+		param = fcgi_request_param_at(req, i);
 		FUZZ_CHECK(param != NULL);
 		FUZZ_CHECK(strlen(param->name) == param->name_len);
 		FUZZ_CHECK(strlen(param->value) == param->value_len);
@@ -84,16 +84,16 @@ check_params(const struct fcgi_req *req, size_t max_params)
 	FUZZ_CHECK(bytes <= max_params);
 	if (count > 0) {
 		/* The first pair of a name wins. */
-		first = fcgi_req_param_at(req, 0);
-		FUZZ_CHECK(fcgi_req_param(req, first->name) == first->value);
+		first = fcgi_request_param_at(req, 0);
+		FUZZ_CHECK(fcgi_request_param(req, first->name) == first->value);
 		i = count - 1;
-		param = fcgi_req_param_at(req, i);
-		FUZZ_CHECK(fcgi_req_param(req, param->name) != NULL);
+		param = fcgi_request_param_at(req, i);
+		FUZZ_CHECK(fcgi_request_param(req, param->name) != NULL);
 	}
 	/* What async_handler reads. */
-	(void)fcgi_req_param(req, "REQUEST_METHOD");
-	(void)fcgi_req_param(req, "QUERY_STRING");
-	(void)fcgi_req_param(req, "REQUEST_URI");
+	(void)fcgi_request_param(req, "REQUEST_METHOD");
+	(void)fcgi_request_param(req, "QUERY_STRING");
+	(void)fcgi_request_param(req, "REQUEST_URI");
 }
 
 int
@@ -105,7 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_conns = SA_FCGI_CONNS_MAX,
 		.max_reqs = SA_FCGI_REQS_MAX,
 	};
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 	struct fcgi_header hdr;
 	enum fcgi_action action;
@@ -121,8 +121,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (flags & FUZZ_REQ_SMALL_CAPS)
 		limits.max_params_bytes = limits.max_stdin_bytes =
 		    FUZZ_REQ_SMALL_CAP;
-	fcgi_req_init(&req, &limits);
-	FUZZ_CHECK(fcgi_req_state(&req) == FCGI_REQ_IDLE);
+	fcgi_request_init(&req, &limits);
+	FUZZ_CHECK(fcgi_request_state(&req) == FCGI_REQUEST_IDLE);
 
 	while (size - pos >= FCGI_HEADER_LEN) {
 		if (fcgi_header_decode(data + pos, size - pos, &hdr) !=
@@ -131,18 +131,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		total = fcgi_header_record_len(&hdr);
 		if (total > size - pos)
 			break;		/* truncated: EOF mid-record */
-		active = fcgi_req_id(&req);
-		action = fcgi_req_apply(&req, &hdr, data + pos +
+		active = fcgi_request_id(&req);
+		action = fcgi_request_apply(&req, &hdr, data + pos +
 		    FCGI_HEADER_LEN, hdr.content_length, can_admit, &reply);
 		pos += total;
-		FUZZ_CHECK(fcgi_req_stdin_len(&req) <= limits.max_stdin_bytes);
+		FUZZ_CHECK(fcgi_request_stdin_len(&req) <= limits.max_stdin_bytes);
 		FUZZ_CHECK(req.params_alloc <= limits.max_params_bytes);
 		switch (action) {
 		case FCGI_ACTION_NONE:
 			break;
 		case FCGI_ACTION_RUN:
-			FUZZ_CHECK(fcgi_req_state(&req) == FCGI_REQ_RUNNING);
-			FUZZ_CHECK(fcgi_req_id(&req) == hdr.request_id);
+			FUZZ_CHECK(fcgi_request_state(&req) == FCGI_REQUEST_RUNNING);
+			FUZZ_CHECK(fcgi_request_id(&req) == hdr.request_id);
 			FUZZ_CHECK(hdr.request_id != 0);
 			FUZZ_CHECK(hdr.type == FCGI_STDIN);
 			check_params(&req, limits.max_params_bytes);
@@ -157,15 +157,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(reply.protocol_status != FCGI_OVERLOADED ||
 			    !can_admit);
 			/* A refusal never disturbs the active request. */
-			FUZZ_CHECK(fcgi_req_id(&req) == active);
+			FUZZ_CHECK(fcgi_request_id(&req) == active);
 			if (!reply.keep_conn)
 				goto done;
 			break;
 		case FCGI_ACTION_ABORT:
 			FUZZ_CHECK(active != 0 && hdr.request_id == active);
 			check_end(&reply, active, FCGI_REQUEST_COMPLETE);
-			FUZZ_CHECK(fcgi_req_state(&req) == FCGI_REQ_RUNNING);
-			keep = fcgi_req_finish(&req);
+			FUZZ_CHECK(fcgi_request_state(&req) == FCGI_REQUEST_RUNNING);
+			keep = fcgi_request_finish(&req);
 			FUZZ_CHECK(keep == reply.keep_conn);
 			defer = -1;
 			if (!keep)
@@ -182,13 +182,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		default:
 			FUZZ_CHECK(!"unknown action");
 		}
-		if (fcgi_req_state(&req) == FCGI_REQ_IDLE)
-			FUZZ_CHECK(fcgi_req_id(&req) == 0);
+		if (fcgi_request_state(&req) == FCGI_REQUEST_IDLE)
+			FUZZ_CHECK(fcgi_request_id(&req) == 0);
 		if (defer == 0) {
 			/* The handler answered: END_REQUEST, then finish. */
-			keep = fcgi_req_keep_conn(&req);
-			FUZZ_CHECK(fcgi_req_finish(&req) == keep);
-			FUZZ_CHECK(fcgi_req_state(&req) == FCGI_REQ_IDLE);
+			keep = fcgi_request_keep_conn(&req);
+			FUZZ_CHECK(fcgi_request_finish(&req) == keep);
+			FUZZ_CHECK(fcgi_request_state(&req) == FCGI_REQUEST_IDLE);
 			defer = -1;
 			if (!keep)
 				goto done;
@@ -197,7 +197,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 done:
-	fcgi_req_free(&req);
-	FUZZ_CHECK(fcgi_req_state(&req) == FCGI_REQ_IDLE);
+	fcgi_request_free(&req);
+	FUZZ_CHECK(fcgi_request_state(&req) == FCGI_REQUEST_IDLE);
 	return 0;
 }

@@ -32,7 +32,7 @@ static const uint8_t begin_authorizer_keep[8] = { 0, FCGI_AUTHORIZER,
 
 /* Applies one record, going through the wire header as the caller does. */
 static enum fcgi_action
-apply_admit(struct fcgi_req *req, uint8_t type, uint16_t id,
+apply_admit(struct fcgi_request *req, uint8_t type, uint16_t id,
     const void *content, size_t len, int can_admit, struct fcgi_reply *reply)
 {
 	uint8_t wire[FCGI_HEADER_LEN];
@@ -41,11 +41,11 @@ apply_admit(struct fcgi_req *req, uint8_t type, uint16_t id,
 	fcgi_header_encode(wire, type, id, (uint16_t)len);
 	if (fcgi_header_decode(wire, sizeof(wire), &hdr) != FCGI_CODEC_OK)
 		return FCGI_ACTION_CLOSE;
-	return fcgi_req_apply(req, &hdr, content, len, can_admit, reply);
+	return fcgi_request_apply(req, &hdr, content, len, can_admit, reply);
 }
 
 static enum fcgi_action
-apply(struct fcgi_req *req, uint8_t type, uint16_t id, const void *content,
+apply(struct fcgi_request *req, uint8_t type, uint16_t id, const void *content,
     size_t len, struct fcgi_reply *reply)
 {
 	return apply_admit(req, type, id, content, len, 1, reply);
@@ -80,41 +80,41 @@ static const char *const request_pairs[] = {
 
 /* Checks the parameters request_pairs decodes to. */
 static void
-check_request_params(const struct fcgi_req *req, const char *what)
+check_request_params(const struct fcgi_request *req, const char *what)
 {
 	const struct fcgi_param *param;
 
-	TAP_EQ_STR(fcgi_req_param(req, "REQUEST_METHOD"), "GET", what);
-	TAP_EQ_STR(fcgi_req_param(req, "SCRIPT_NAME"), "/async", what);
-	TAP_EQ_STR(fcgi_req_param(req, "QUERY_STRING"), "", what);
-	TAP_EQ_STR(fcgi_req_param(req, "LONG"), long_value, what);
-	TAP_OK(fcgi_req_param(req, "MISSING") == NULL, what);
-	TAP_OK(fcgi_req_param(req, "REQUEST_METHO") == NULL, what);
-	TAP_EQ_INT(fcgi_req_param_count(req), 5, what);
-	param = fcgi_req_param_at(req, 3);
+	TAP_EQ_STR(fcgi_request_param(req, "REQUEST_METHOD"), "GET", what);
+	TAP_EQ_STR(fcgi_request_param(req, "SCRIPT_NAME"), "/async", what);
+	TAP_EQ_STR(fcgi_request_param(req, "QUERY_STRING"), "", what);
+	TAP_EQ_STR(fcgi_request_param(req, "LONG"), long_value, what);
+	TAP_OK(fcgi_request_param(req, "MISSING") == NULL, what);
+	TAP_OK(fcgi_request_param(req, "REQUEST_METHO") == NULL, what);
+	TAP_EQ_INT(fcgi_request_param_count(req), 5, what);
+	param = fcgi_request_param_at(req, 3);
 	TAP_OK(param != NULL && param->name_len == 4 &&
 	    param->value_len == strlen(long_value), what);
-	TAP_OK(fcgi_req_param_at(req, 5) == NULL, what);
+	TAP_OK(fcgi_request_param_at(req, 5) == NULL, what);
 }
 
 static void
 test_full_request(void)
 {
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 	uint8_t params[1024];
 	size_t len = params_build(params, sizeof(params), request_pairs);
 
-	fcgi_req_init(&req, &limits);
-	TAP_EQ_INT(fcgi_req_state(&req), FCGI_REQ_IDLE, "starts idle");
+	fcgi_request_init(&req, &limits);
+	TAP_EQ_INT(fcgi_request_state(&req), FCGI_REQUEST_IDLE, "starts idle");
 	TAP_EQ_INT(apply(&req, FCGI_BEGIN_REQUEST, 1, begin_close, 8, &reply),
 	    FCGI_ACTION_NONE, "BEGIN accepted");
-	TAP_EQ_INT(fcgi_req_state(&req), FCGI_REQ_RECEIVING, "receiving");
-	TAP_EQ_INT(fcgi_req_id(&req), 1, "request id");
-	TAP_EQ_INT(fcgi_req_keep_conn(&req), 0, "no KEEP_CONN");
+	TAP_EQ_INT(fcgi_request_state(&req), FCGI_REQUEST_RECEIVING, "receiving");
+	TAP_EQ_INT(fcgi_request_id(&req), 1, "request id");
+	TAP_EQ_INT(fcgi_request_keep_conn(&req), 0, "no KEEP_CONN");
 	TAP_EQ_INT(apply(&req, FCGI_PARAMS, 1, params, len, &reply),
 	    FCGI_ACTION_NONE, "PARAMS record");
-	TAP_OK(fcgi_req_param(&req, "SCRIPT_NAME") == NULL,
+	TAP_OK(fcgi_request_param(&req, "SCRIPT_NAME") == NULL,
 	    "no lookup before RUN");
 	TAP_EQ_INT(apply(&req, FCGI_PARAMS, 1, NULL, 0, &reply),
 	    FCGI_ACTION_NONE, "PARAMS end");
@@ -124,27 +124,27 @@ test_full_request(void)
 	    FCGI_ACTION_NONE, "STDIN record 2");
 	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, NULL, 0, &reply),
 	    FCGI_ACTION_RUN, "STDIN end -> RUN");
-	TAP_EQ_INT(fcgi_req_state(&req), FCGI_REQ_RUNNING, "running");
-	TAP_EQ_INT(fcgi_req_stdin_len(&req), 5, "stdin counted");
+	TAP_EQ_INT(fcgi_request_state(&req), FCGI_REQUEST_RUNNING, "running");
+	TAP_EQ_INT(fcgi_request_stdin_len(&req), 5, "stdin counted");
 	check_request_params(&req, "full request params");
-	TAP_EQ_INT(fcgi_req_finish(&req), 0, "finish: close (no KEEP_CONN)");
-	TAP_EQ_INT(fcgi_req_state(&req), FCGI_REQ_IDLE, "idle after finish");
-	TAP_OK(fcgi_req_param(&req, "SCRIPT_NAME") == NULL,
+	TAP_EQ_INT(fcgi_request_finish(&req), 0, "finish: close (no KEEP_CONN)");
+	TAP_EQ_INT(fcgi_request_state(&req), FCGI_REQUEST_IDLE, "idle after finish");
+	TAP_OK(fcgi_request_param(&req, "SCRIPT_NAME") == NULL,
 	    "params gone after finish");
-	TAP_EQ_INT(fcgi_req_finish(&req), 0, "finish on idle is harmless");
-	fcgi_req_free(&req);
+	TAP_EQ_INT(fcgi_request_finish(&req), 0, "finish on idle is harmless");
+	fcgi_request_free(&req);
 }
 
 /* Feeds params as records of the given sizes (cut points) and runs. */
 static int
 run_split(const uint8_t *params, size_t len, size_t first, size_t step)
 {
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 	size_t pos = 0, chunk;
 	int ok = 1;
 
-	fcgi_req_init(&req, &limits);
+	fcgi_request_init(&req, &limits);
 	ok &= apply(&req, FCGI_BEGIN_REQUEST, 1, begin_close, 8, &reply) ==
 	    FCGI_ACTION_NONE;
 	while (pos < len) {
@@ -157,14 +157,14 @@ run_split(const uint8_t *params, size_t len, size_t first, size_t step)
 	}
 	ok &= apply(&req, FCGI_PARAMS, 1, NULL, 0, &reply) == FCGI_ACTION_NONE;
 	ok &= apply(&req, FCGI_STDIN, 1, NULL, 0, &reply) == FCGI_ACTION_RUN;
-	ok &= fcgi_req_param(&req, "REQUEST_METHOD") != NULL &&
-	    strcmp(fcgi_req_param(&req, "REQUEST_METHOD"), "GET") == 0;
-	ok &= fcgi_req_param(&req, "LONG") != NULL &&
-	    strcmp(fcgi_req_param(&req, "LONG"), long_value) == 0;
-	ok &= fcgi_req_param(&req, "SCRIPT_NAME") != NULL &&
-	    strcmp(fcgi_req_param(&req, "SCRIPT_NAME"), "/async") == 0;
-	ok &= fcgi_req_param_count(&req) == 5;
-	fcgi_req_free(&req);
+	ok &= fcgi_request_param(&req, "REQUEST_METHOD") != NULL &&
+	    strcmp(fcgi_request_param(&req, "REQUEST_METHOD"), "GET") == 0;
+	ok &= fcgi_request_param(&req, "LONG") != NULL &&
+	    strcmp(fcgi_request_param(&req, "LONG"), long_value) == 0;
+	ok &= fcgi_request_param(&req, "SCRIPT_NAME") != NULL &&
+	    strcmp(fcgi_request_param(&req, "SCRIPT_NAME"), "/async") == 0;
+	ok &= fcgi_request_param_count(&req) == 5;
+	fcgi_request_free(&req);
 	return ok;
 }
 
@@ -187,7 +187,7 @@ static void
 test_caps(void)
 {
 	struct fcgi_limits small = limits;
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 	uint8_t params[64], zeros[16] = { 0 };
 	const char *const pairs[] = { "AB", "cdefghijklmn", NULL };
@@ -197,7 +197,7 @@ test_caps(void)
 	small.max_params_bytes = 16;
 	small.max_stdin_bytes = 10;
 
-	fcgi_req_init(&req, &small);
+	fcgi_request_init(&req, &small);
 	apply(&req, FCGI_BEGIN_REQUEST, 1, begin_close, 8, &reply);
 	TAP_EQ_INT(apply(&req, FCGI_PARAMS, 1, params, 10, &reply),
 	    FCGI_ACTION_NONE, "params under cap");
@@ -209,18 +209,18 @@ test_caps(void)
 	    FCGI_ACTION_NONE, "stdin exactly at cap");
 	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, NULL, 0, &reply),
 	    FCGI_ACTION_RUN, "run at both caps");
-	TAP_EQ_STR(fcgi_req_param(&req, "AB"), "cdefghijklmn", "value at cap");
-	fcgi_req_free(&req);
+	TAP_EQ_STR(fcgi_request_param(&req, "AB"), "cdefghijklmn", "value at cap");
+	fcgi_request_free(&req);
 
-	fcgi_req_init(&req, &small);
+	fcgi_request_init(&req, &small);
 	apply(&req, FCGI_BEGIN_REQUEST, 1, begin_close, 8, &reply);
 	apply(&req, FCGI_PARAMS, 1, params, 16, &reply);
 	TAP_EQ_INT(apply(&req, FCGI_PARAMS, 1, params, 1, &reply),
 	    FCGI_ACTION_CLOSE, "params one byte over cap");
 	TAP_EQ_STR(reply.reason, "params exceed cap", "params cap reason");
-	fcgi_req_free(&req);
+	fcgi_request_free(&req);
 
-	fcgi_req_init(&req, &small);
+	fcgi_request_init(&req, &small);
 	apply(&req, FCGI_BEGIN_REQUEST, 1, begin_close, 8, &reply);
 	apply(&req, FCGI_PARAMS, 1, NULL, 0, &reply);
 	apply(&req, FCGI_STDIN, 1, zeros, 6, &reply);
@@ -228,23 +228,23 @@ test_caps(void)
 	    FCGI_ACTION_NONE, "stdin one byte over cap: read on, not closed");
 	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, zeros, 10, &reply),
 	    FCGI_ACTION_NONE, "  more body past the cap is discarded");
-	TAP_OK(fcgi_req_stdin_len(&req) <= 10,
+	TAP_OK(fcgi_request_stdin_len(&req) <= 10,
 	    "  nothing counted past the cap");
 	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, NULL, 0, &reply),
 	    FCGI_ACTION_RUN, "  its terminator still runs the request");
-	TAP_EQ_INT(fcgi_req_stdin_over(&req), 1, "  flagged as over the cap");
-	fcgi_req_free(&req);
+	TAP_EQ_INT(fcgi_request_stdin_over(&req), 1, "  flagged as over the cap");
+	fcgi_request_free(&req);
 
 	small.max_params_bytes = 0;
-	fcgi_req_init(&req, &small);
+	fcgi_request_init(&req, &small);
 	apply(&req, FCGI_BEGIN_REQUEST, 1, begin_close, 8, &reply);
 	TAP_EQ_INT(apply(&req, FCGI_PARAMS, 1, NULL, 0, &reply),
 	    FCGI_ACTION_NONE, "no params at cap 0");
 	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, NULL, 0, &reply),
 	    FCGI_ACTION_RUN, "run without params");
-	TAP_EQ_INT(fcgi_req_param_count(&req), 0, "zero params");
-	TAP_OK(fcgi_req_param(&req, "X") == NULL, "lookup with zero params");
-	fcgi_req_free(&req);
+	TAP_EQ_INT(fcgi_request_param_count(&req), 0, "zero params");
+	TAP_OK(fcgi_request_param(&req, "X") == NULL, "lookup with zero params");
+	fcgi_request_free(&req);
 }
 
 /* A sequence of records; every step but the last must return NONE. */
@@ -347,7 +347,7 @@ test_order_cases(void)
 {
 	const struct order_case *c;
 	const struct step *s;
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 	enum fcgi_action action = FCGI_ACTION_NONE;
 	size_t i, n;
@@ -355,7 +355,7 @@ test_order_cases(void)
 
 	for (i = 0; i < sizeof(order_cases) / sizeof(order_cases[0]); i++) {
 		c = &order_cases[i];
-		fcgi_req_init(&req, &limits);
+		fcgi_request_init(&req, &limits);
 		early = 0;
 		for (n = 0; n < 6 && c->steps[n].type != 0; n++) {
 			s = &c->steps[n];
@@ -370,30 +370,30 @@ test_order_cases(void)
 		TAP_EQ_INT(action, c->want, c->what);
 		if (c->want == FCGI_ACTION_CLOSE)
 			TAP_EQ_STR(reply.reason, c->reason, c->what);
-		fcgi_req_free(&req);
+		fcgi_request_free(&req);
 	}
 }
 
 static void
 test_bad_header(void)
 {
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 	struct fcgi_header hdr = { 2, FCGI_BEGIN_REQUEST, 1, 8, 0 };
 
-	fcgi_req_init(&req, &limits);
-	TAP_EQ_INT(fcgi_req_apply(&req, &hdr, begin_close, 8, 1, &reply),
+	fcgi_request_init(&req, &limits);
+	TAP_EQ_INT(fcgi_request_apply(&req, &hdr, begin_close, 8, 1, &reply),
 	    FCGI_ACTION_CLOSE, "bad version closes");
 	TAP_EQ_STR(reply.reason, "unsupported FastCGI version",
 	    "bad version reason");
 	hdr.version = FCGI_VERSION_1;
-	TAP_EQ_INT(fcgi_req_apply(&req, &hdr, begin_close, 7, 1, &reply),
+	TAP_EQ_INT(fcgi_request_apply(&req, &hdr, begin_close, 7, 1, &reply),
 	    FCGI_ACTION_CLOSE, "content length mismatch closes");
 	TAP_EQ_STR(reply.reason, "record content length mismatch",
 	    "mismatch reason");
-	TAP_EQ_INT(fcgi_req_apply(&req, &hdr, NULL, 8, 1, &reply),
+	TAP_EQ_INT(fcgi_request_apply(&req, &hdr, NULL, 8, 1, &reply),
 	    FCGI_ACTION_CLOSE, "NULL content closes");
-	fcgi_req_free(&req);
+	fcgi_request_free(&req);
 }
 
 static void
@@ -401,10 +401,10 @@ test_cant_mpx(void)
 {
 	static const uint8_t want[] = { 1, 3, 0, 2, 0, 8, 0, 0,
 	    0, 0, 0, 0, FCGI_CANT_MPX_CONN, 0, 0, 0 };
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 
-	fcgi_req_init(&req, &limits);
+	fcgi_request_init(&req, &limits);
 	apply(&req, FCGI_BEGIN_REQUEST, 1, begin_keep, 8, &reply);
 	apply(&req, FCGI_PARAMS, 1, "\1\1AB", 4, &reply);
 	TAP_EQ_INT(apply(&req, FCGI_BEGIN_REQUEST, 2, begin_keep, 8, &reply),
@@ -414,7 +414,7 @@ test_cant_mpx(void)
 	TAP_EQ_INT(reply.keep_conn, 1, "connection stays open");
 	TAP_EQ_INT(reply.len, sizeof(want), "END record length");
 	TAP_EQ_MEM(reply.buf, want, sizeof(want), "CANT_MPX_CONN bytes");
-	TAP_EQ_INT(fcgi_req_id(&req), 1, "active request unchanged");
+	TAP_EQ_INT(fcgi_request_id(&req), 1, "active request unchanged");
 	TAP_EQ_INT(apply(&req, FCGI_PARAMS, 2, "\1\1CD", 4, &reply),
 	    FCGI_ACTION_NONE, "refused id's PARAMS ignored");
 	TAP_EQ_INT(apply(&req, FCGI_PARAMS, 1, NULL, 0, &reply),
@@ -424,12 +424,12 @@ test_cant_mpx(void)
 	TAP_EQ_INT(reply.keep_conn, 1, "still open without KEEP_CONN");
 	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, NULL, 0, &reply),
 	    FCGI_ACTION_RUN, "active request runs");
-	TAP_EQ_STR(fcgi_req_param(&req, "A"), "B", "its params intact");
-	TAP_OK(fcgi_req_param(&req, "C") == NULL, "refused id's params absent");
+	TAP_EQ_STR(fcgi_request_param(&req, "A"), "B", "its params intact");
+	TAP_OK(fcgi_request_param(&req, "C") == NULL, "refused id's params absent");
 	TAP_EQ_INT(apply(&req, FCGI_BEGIN_REQUEST, 2, begin_keep, 8, &reply),
 	    FCGI_ACTION_END, "BEGIN while running -> END");
-	TAP_EQ_INT(fcgi_req_finish(&req), 1, "KEEP_CONN honoured");
-	fcgi_req_free(&req);
+	TAP_EQ_INT(fcgi_request_finish(&req), 1, "KEEP_CONN honoured");
+	fcgi_request_free(&req);
 }
 
 /* A refusal on an idle connection: status, keep_conn, then the tail. */
@@ -438,11 +438,11 @@ check_refusal(const uint8_t *body, int can_admit, uint8_t status,
     int keep_conn, const char *what)
 {
 	uint8_t want[FCGI_CODEC_END_RECORD_LEN];
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 
 	fcgi_end_record_encode(want, 5, 0, status);
-	fcgi_req_init(&req, &limits);
+	fcgi_request_init(&req, &limits);
 	TAP_EQ_INT(apply_admit(&req, FCGI_BEGIN_REQUEST, 5, body, 8,
 	    can_admit, &reply), FCGI_ACTION_END, what);
 	TAP_EQ_INT(reply.request_id, 5, what);
@@ -450,7 +450,7 @@ check_refusal(const uint8_t *body, int can_admit, uint8_t status,
 	TAP_EQ_INT(reply.keep_conn, keep_conn, what);
 	TAP_OK(reply.len == sizeof(want) &&
 	    memcmp(reply.buf, want, sizeof(want)) == 0, what);
-	TAP_EQ_INT(fcgi_req_state(&req), FCGI_REQ_IDLE, what);
+	TAP_EQ_INT(fcgi_request_state(&req), FCGI_REQUEST_IDLE, what);
 	/* The records the web server pipelined behind that BEGIN. */
 	TAP_EQ_INT(apply(&req, FCGI_PARAMS, 5, "\1\1AB", 4, &reply),
 	    FCGI_ACTION_NONE, "refused request's PARAMS ignored");
@@ -461,9 +461,9 @@ check_refusal(const uint8_t *body, int can_admit, uint8_t status,
 	if (keep_conn) {
 		TAP_EQ_INT(apply(&req, FCGI_BEGIN_REQUEST, 6, begin_keep, 8,
 		    &reply), FCGI_ACTION_NONE, "next BEGIN admitted");
-		TAP_EQ_INT(fcgi_req_id(&req), 6, "next request active");
+		TAP_EQ_INT(fcgi_request_id(&req), 6, "next request active");
 	}
-	fcgi_req_free(&req);
+	fcgi_request_free(&req);
 }
 
 static void
@@ -507,10 +507,10 @@ test_get_values(void)
 	const char *const unknown[] = { "X", "", NULL };
 	uint8_t buf[256];
 	size_t len;
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 
-	fcgi_req_init(&req, &limits);
+	fcgi_request_init(&req, &limits);
 	len = params_build(buf, sizeof(buf), query);
 	TAP_EQ_INT(apply(&req, FCGI_GET_VALUES, 0, buf, len, &reply),
 	    FCGI_ACTION_REPLY, "GET_VALUES -> REPLY");
@@ -538,9 +538,9 @@ test_get_values(void)
 	    reply.buf[8] == 15 && reply.buf[25] == '0' &&
 	    reply.buf[26] == 13 && memcmp(reply.buf + 41, "100", 3) == 0,
 	    "answered in the order asked");
-	TAP_EQ_INT(fcgi_req_state(&req), FCGI_REQ_RECEIVING,
+	TAP_EQ_INT(fcgi_request_state(&req), FCGI_REQUEST_RECEIVING,
 	    "request still receiving");
-	fcgi_req_free(&req);
+	fcgi_request_free(&req);
 }
 
 static void
@@ -550,10 +550,10 @@ test_unknown_type(void)
 	    200, 0, 0, 0, 0, 0, 0, 0 };
 	static const uint8_t want_begin[] = { 1, FCGI_UNKNOWN_TYPE, 0, 0, 0, 8,
 	    0, 0, FCGI_BEGIN_REQUEST, 0, 0, 0, 0, 0, 0, 0 };
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 
-	fcgi_req_init(&req, &limits);
+	fcgi_request_init(&req, &limits);
 	TAP_EQ_INT(apply(&req, 200, 0, "xyz", 3, &reply), FCGI_ACTION_REPLY,
 	    "unknown management type -> REPLY");
 	TAP_EQ_INT(reply.len, sizeof(want), "UNKNOWN_TYPE length");
@@ -562,10 +562,10 @@ test_unknown_type(void)
 	    FCGI_ACTION_REPLY, "BEGIN with id 0 is a management record");
 	TAP_EQ_MEM(reply.buf, want_begin, sizeof(want_begin),
 	    "UNKNOWN_TYPE names type 1");
-	TAP_EQ_INT(fcgi_req_state(&req), FCGI_REQ_IDLE, "still idle");
+	TAP_EQ_INT(fcgi_request_state(&req), FCGI_REQUEST_IDLE, "still idle");
 	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, "x", 1, &reply),
 	    FCGI_ACTION_CLOSE, "management records do not count as BEGIN");
-	fcgi_req_free(&req);
+	fcgi_request_free(&req);
 }
 
 static void
@@ -573,11 +573,11 @@ test_abort(void)
 {
 	static const uint8_t want[] = { 1, 3, 0, 1, 0, 8, 0, 0,
 	    0, 0, 0, 0, FCGI_REQUEST_COMPLETE, 0, 0, 0 };
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 
 	/* While receiving. */
-	fcgi_req_init(&req, &limits);
+	fcgi_request_init(&req, &limits);
 	apply(&req, FCGI_BEGIN_REQUEST, 1, begin_keep, 8, &reply);
 	apply(&req, FCGI_PARAMS, 1, "\1\1", 2, &reply);
 	TAP_EQ_INT(apply(&req, FCGI_ABORT_REQUEST, 2, NULL, 0, &reply),
@@ -588,7 +588,7 @@ test_abort(void)
 	TAP_OK(reply.len == sizeof(want) &&
 	    memcmp(reply.buf, want, sizeof(want)) == 0,
 	    "END_REQUEST REQUEST_COMPLETE bytes");
-	TAP_EQ_INT(fcgi_req_state(&req), FCGI_REQ_RUNNING,
+	TAP_EQ_INT(fcgi_request_state(&req), FCGI_REQUEST_RUNNING,
 	    "END_REQUEST owed after ABORT");
 	TAP_EQ_INT(apply(&req, FCGI_PARAMS, 1, "AB", 2, &reply),
 	    FCGI_ACTION_NONE, "aborted request's PARAMS ignored");
@@ -596,10 +596,10 @@ test_abort(void)
 	    FCGI_ACTION_NONE, "second ABORT ignored");
 	TAP_EQ_INT(apply(&req, FCGI_BEGIN_REQUEST, 1, begin_keep, 8, &reply),
 	    FCGI_ACTION_CLOSE, "BEGIN for the aborted id before finish");
-	fcgi_req_free(&req);
+	fcgi_request_free(&req);
 
 	/* While running, then the connection is reused. */
-	fcgi_req_init(&req, &limits);
+	fcgi_request_init(&req, &limits);
 	apply(&req, FCGI_BEGIN_REQUEST, 1, begin_keep, 8, &reply);
 	apply(&req, FCGI_PARAMS, 1, "\1\1AB", 4, &reply);
 	apply(&req, FCGI_PARAMS, 1, NULL, 0, &reply);
@@ -608,7 +608,7 @@ test_abort(void)
 	TAP_EQ_INT(apply(&req, FCGI_ABORT_REQUEST, 1, NULL, 0, &reply),
 	    FCGI_ACTION_ABORT, "ABORT while running");
 	TAP_EQ_INT(reply.keep_conn, 1, "ABORT reports KEEP_CONN");
-	TAP_EQ_INT(fcgi_req_finish(&req), 1, "finish after ABORT keeps conn");
+	TAP_EQ_INT(fcgi_request_finish(&req), 1, "finish after ABORT keeps conn");
 	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, NULL, 0, &reply),
 	    FCGI_ACTION_NONE, "finished id's records ignored");
 	TAP_EQ_INT(apply(&req, FCGI_BEGIN_REQUEST, 1, begin_close, 8, &reply),
@@ -616,8 +616,8 @@ test_abort(void)
 	TAP_EQ_INT(apply(&req, FCGI_ABORT_REQUEST, 1, NULL, 0, &reply),
 	    FCGI_ACTION_ABORT, "ABORT right after BEGIN");
 	TAP_EQ_INT(reply.keep_conn, 0, "ABORT reports no KEEP_CONN");
-	TAP_EQ_INT(fcgi_req_finish(&req), 0, "finish says close");
-	fcgi_req_free(&req);
+	TAP_EQ_INT(fcgi_request_finish(&req), 0, "finish says close");
+	fcgi_request_free(&req);
 }
 
 static void
@@ -626,38 +626,38 @@ test_keep_conn_reuse(void)
 	const char *const second[] = { "SCRIPT_NAME", "/second", NULL };
 	uint8_t params[1024];
 	size_t len;
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 	int round;
 
-	fcgi_req_init(&req, &limits);
+	fcgi_request_init(&req, &limits);
 	for (round = 0; round < 3; round++) {
 		len = params_build(params, sizeof(params),
 		    round == 1 ? second : request_pairs);
 		TAP_EQ_INT(apply(&req, FCGI_BEGIN_REQUEST, round == 2 ? 9 : 1,
 		    round == 2 ? begin_close : begin_keep, 8, &reply),
 		    FCGI_ACTION_NONE, "reuse: BEGIN");
-		apply(&req, FCGI_PARAMS, fcgi_req_id(&req), params, len,
+		apply(&req, FCGI_PARAMS, fcgi_request_id(&req), params, len,
 		    &reply);
-		apply(&req, FCGI_PARAMS, fcgi_req_id(&req), NULL, 0, &reply);
-		apply(&req, FCGI_STDIN, fcgi_req_id(&req), "in", 2, &reply);
-		TAP_EQ_INT(apply(&req, FCGI_STDIN, fcgi_req_id(&req), NULL, 0,
+		apply(&req, FCGI_PARAMS, fcgi_request_id(&req), NULL, 0, &reply);
+		apply(&req, FCGI_STDIN, fcgi_request_id(&req), "in", 2, &reply);
+		TAP_EQ_INT(apply(&req, FCGI_STDIN, fcgi_request_id(&req), NULL, 0,
 		    &reply), FCGI_ACTION_RUN, "reuse: RUN");
-		TAP_EQ_INT(fcgi_req_stdin_len(&req), 2, "reuse: stdin count");
+		TAP_EQ_INT(fcgi_request_stdin_len(&req), 2, "reuse: stdin count");
 		if (round == 1) {
-			TAP_EQ_STR(fcgi_req_param(&req, "SCRIPT_NAME"),
+			TAP_EQ_STR(fcgi_request_param(&req, "SCRIPT_NAME"),
 			    "/second", "reuse: new params");
-			TAP_OK(fcgi_req_param(&req, "REQUEST_METHOD") == NULL,
+			TAP_OK(fcgi_request_param(&req, "REQUEST_METHOD") == NULL,
 			    "reuse: old params gone");
-			TAP_EQ_INT(fcgi_req_param_count(&req), 1,
+			TAP_EQ_INT(fcgi_request_param_count(&req), 1,
 			    "reuse: one param");
 		} else {
 			check_request_params(&req, "reuse: params");
 		}
-		TAP_EQ_INT(fcgi_req_finish(&req), round == 2 ? 0 : 1,
+		TAP_EQ_INT(fcgi_request_finish(&req), round == 2 ? 0 : 1,
 		    "reuse: finish follows KEEP_CONN");
 	}
-	fcgi_req_free(&req);
+	fcgi_request_free(&req);
 }
 
 /*
@@ -673,7 +673,7 @@ test_framed_stream(void)
 	size_t len = params_build(params, sizeof(params), pairs);
 	size_t pos = 0, total, records = 0;
 	struct fcgi_header hdr;
-	struct fcgi_req req;
+	struct fcgi_request req;
 	struct fcgi_reply reply;
 	enum fcgi_action action = FCGI_ACTION_NONE;
 
@@ -693,12 +693,12 @@ test_framed_stream(void)
 #undef PUT
 	total = pos;
 
-	fcgi_req_init(&req, &limits);
+	fcgi_request_init(&req, &limits);
 	for (pos = 0; pos < total; pos += fcgi_header_record_len(&hdr)) {
 		if (fcgi_header_decode(stream + pos, total - pos, &hdr) !=
 		    FCGI_CODEC_OK || fcgi_header_record_len(&hdr) > total - pos)
 			break;
-		action = fcgi_req_apply(&req, &hdr, stream + pos + 8,
+		action = fcgi_request_apply(&req, &hdr, stream + pos + 8,
 		    hdr.content_length, 1, &reply);
 		records++;
 		if (action != FCGI_ACTION_NONE)
@@ -706,9 +706,9 @@ test_framed_stream(void)
 	}
 	TAP_EQ_INT(records, 6, "framed: six records");
 	TAP_EQ_INT(action, FCGI_ACTION_RUN, "framed: RUN");
-	TAP_EQ_STR(fcgi_req_param(&req, "BB"), "22", "framed: param");
-	TAP_EQ_INT(fcgi_req_stdin_len(&req), 5, "framed: stdin");
-	fcgi_req_free(&req);
+	TAP_EQ_STR(fcgi_request_param(&req, "BB"), "22", "framed: param");
+	TAP_EQ_INT(fcgi_request_stdin_len(&req), 5, "framed: stdin");
+	fcgi_request_free(&req);
 }
 
 int

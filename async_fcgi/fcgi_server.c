@@ -1,0 +1,314 @@
+/*
+ * fcgi_server.c - listener, caps, signals and drain (fcgi_server.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "async_fcgi/async_handler.h"
+#include "async_fcgi/fcgi_conn.h"
+#include "async_fcgi/fcgi_server.h"
+#include "async_fcgi/watchdog.h"
+#include "common/clock.h"
+#include "common/limits.h"
+
+struct fcgi_server {
+	struct event_base	*base;
+	struct evconnlistener	*listener;
+	struct event		*resume_ev;	/* after an EMFILE pause */
+	struct event		*drain_ev;
+	struct event		*sigterm_ev;
+	struct event		*sigint_ev;
+	struct fcgi_server_options opt;
+	struct async_app	*app;
+	struct async_stats	*stats;
+	struct watchdog		*watchdog;
+	struct fcgi_conn_set	 conns;
+	int			 attached;	/* the app is on this loop */
+	int			 full;		/* listener paused: max_conns */
+	int			 starved;	/* listener paused: EMFILE */
+	int			 abandoned;	/* left requests unfinished */
+};
+
+static void
+server_update_listener(struct fcgi_server *srv)
+{
+	if (srv->listener == NULL)
+		return;
+	if (srv->full || srv->starved || srv->conns.draining)
+		evconnlistener_disable(srv->listener);
+	else
+		evconnlistener_enable(srv->listener);
+}
+
+/*
+ * A connection was freed: accept again below the cap, and after EMFILE (a
+ * descriptor came free: no need to sit out the pause, and no spinning
+ * either, as each retry waits for a close); end a drain.
+ */
+static void
+server_closedcb(void *arg)
+{
+	struct fcgi_server *srv = arg;
+
+	if ((srv->full && srv->stats->connections < srv->opt.max_conns) ||
+	    srv->starved) {
+		if (srv->stats->connections < srv->opt.max_conns)
+			srv->full = 0;
+		srv->starved = 0;
+		server_update_listener(srv);
+	}
+	if (srv->conns.draining && srv->stats->connections == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+/* Makes the non-blocking socket fd a connection; 0, or -1 (fd closed). */
+static int
+server_add(struct fcgi_server *srv, int fd)
+{
+	if (srv->conns.draining) {
+		evutil_closesocket(fd);
+		return -1;
+	}
+	if (fcgi_conn_new(&srv->conns, fd) == -1)
+		return -1;
+	if (srv->stats->connections >= srv->opt.max_conns && !srv->full) {
+		fprintf(stderr, "async_fcgi: %u connections open, the cap: "
+		    "not accepting until one closes\n", srv->opt.max_conns);
+		srv->full = 1;
+		server_update_listener(srv);
+	}
+	return 0;
+}
+
+int
+fcgi_server_adopt(struct fcgi_server *srv, int fd)
+{
+	evutil_make_socket_nonblocking(fd);
+	return server_add(srv, fd);
+}
+
+/* The listener hands over sockets that are non-blocking already. */
+static void
+server_acceptcb(struct evconnlistener *listener, evutil_socket_t fd,
+    struct sockaddr *sa, int socklen, void *arg)
+{
+	server_add(arg, fd);
+}
+
+/* accept(2) failed: on descriptor exhaustion pause instead of spinning. */
+static void
+server_errorcb(struct evconnlistener *listener, void *arg)
+{
+	struct fcgi_server *srv = arg;
+	int error = EVUTIL_SOCKET_ERROR();
+	struct timeval pause = clock_timeval(SA_FCGI_EMFILE_PAUSE_MS * 1000);
+
+	if (error == EMFILE || error == ENFILE || error == ENOBUFS ||
+	    error == ENOMEM) {
+		if (!srv->starved)
+			fprintf(stderr, "async_fcgi: accept: %s with %llu "
+			    "connections open; pausing accept for %lu ms\n",
+			    strerror(error), (unsigned long long)
+			    srv->stats->connections, SA_FCGI_EMFILE_PAUSE_MS);
+		srv->starved = 1;
+		server_update_listener(srv);
+		evtimer_add(srv->resume_ev, &pause);
+		return;
+	}
+	fprintf(stderr, "async_fcgi: accept: %s\n", strerror(error));
+}
+
+static void
+server_resumecb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fcgi_server *srv = arg;
+
+	srv->starved = 0;
+	server_update_listener(srv);
+}
+
+static void
+server_draincb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fcgi_server *srv = arg;
+
+	fprintf(stderr, "async_fcgi: drain timeout after %u ms: closing %llu "
+	    "connections (%llu requests in flight)\n", srv->opt.drain_ms,
+	    (unsigned long long)srv->stats->connections,
+	    (unsigned long long)srv->stats->in_flight);
+	srv->abandoned = 1;
+	event_base_loopexit(srv->base, NULL);
+}
+
+/* SIGTERM/SIGINT: stop accepting, close idle connections, let the rest end. */
+static void
+server_signalcb(evutil_socket_t sig, short what, void *arg)
+{
+	struct fcgi_server *srv = arg;
+	struct timeval tv = clock_timeval((uint64_t)srv->opt.drain_ms * 1000);
+
+	if (srv->conns.draining) {
+		fprintf(stderr, "async_fcgi: signal %d again: exiting now\n",
+		    (int)sig);
+		srv->abandoned = 1;
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	srv->conns.draining = 1;
+	fprintf(stderr, "async_fcgi: signal %d: no new connections; %llu "
+	    "requests in flight may finish within %u ms\n", (int)sig,
+	    (unsigned long long)srv->stats->in_flight, srv->opt.drain_ms);
+	if (srv->listener != NULL) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
+	}
+	fcgi_conn_close_idle(&srv->conns);
+	if (srv->stats->connections == 0)
+		event_base_loopexit(srv->base, NULL);
+	else
+		evtimer_add(srv->drain_ev, &tv);
+}
+
+struct fcgi_server *
+fcgi_server_new(struct event_base *base,
+    const struct fcgi_server_options *options, struct async_app *app)
+{
+	struct fcgi_server *srv = calloc(1, sizeof(*srv));
+	char err[SA_ERROR_MAX];
+
+	if (srv == NULL)
+		return NULL;
+	srv->base = base;
+	srv->opt = *options;
+	srv->app = app;
+	srv->stats = async_handler_stats(app);
+	fcgi_conn_set_init(&srv->conns);
+	srv->conns.base = base;
+	srv->conns.app = app;
+	srv->conns.stats = srv->stats;
+	srv->conns.limits.max_params_bytes = options->max_params;
+	srv->conns.limits.max_stdin_bytes = options->max_stdin;
+	srv->conns.limits.max_conns = options->max_conns;
+	srv->conns.limits.max_reqs = options->max_requests;
+	srv->conns.max_requests = options->max_requests;
+	srv->conns.high_water = options->high_water;
+	srv->conns.idle = clock_timeval((uint64_t)options->idle_ms * 1000);
+	srv->conns.closed = server_closedcb;
+	srv->conns.closed_arg = srv;
+	srv->resume_ev = evtimer_new(base, server_resumecb, srv);
+	srv->drain_ev = evtimer_new(base, server_draincb, srv);
+	srv->watchdog = srv->conns.watchdog = watchdog_new(base,
+	    options->stall_ms, srv->stats);
+	if (srv->resume_ev == NULL || srv->drain_ev == NULL ||
+	    srv->watchdog == NULL) {
+		fprintf(stderr, "async_fcgi: out of memory\n");
+		fcgi_server_free(srv);
+		return NULL;
+	}
+	if (async_handler_attach(app, base, err, sizeof(err)) == -1) {
+		fprintf(stderr, "async_fcgi: %s\n", err);
+		fcgi_server_free(srv);
+		return NULL;
+	}
+	srv->attached = 1;
+	return srv;
+}
+
+void
+fcgi_server_free(struct fcgi_server *srv)
+{
+	if (srv == NULL)
+		return;
+	srv->conns.closed = NULL;	/* no loopexit from the frees below */
+	fcgi_conn_close_all(&srv->conns);
+	if (srv->attached)
+		async_handler_detach(srv->app);	/* its calls are gone */
+	if (srv->listener != NULL)
+		evconnlistener_free(srv->listener);
+	if (srv->resume_ev != NULL)
+		event_free(srv->resume_ev);
+	if (srv->drain_ev != NULL)
+		event_free(srv->drain_ev);
+	if (srv->sigterm_ev != NULL)
+		event_free(srv->sigterm_ev);
+	if (srv->sigint_ev != NULL)
+		event_free(srv->sigint_ev);
+	watchdog_free(srv->watchdog);
+	free(srv);
+}
+
+int
+fcgi_server_run(int listen_fd, const struct fcgi_server_options *options,
+    struct async_app *app)
+{
+	struct event_base *base;
+	struct fcgi_server *srv = NULL;
+	sigset_t stop_signals;
+	int rc = -1;
+
+	if ((base = event_base_new()) == NULL) {
+		fprintf(stderr, "async_fcgi: cannot create the event loop\n");
+		close(listen_fd);
+		return -1;
+	}
+	if ((srv = fcgi_server_new(base, options, app)) == NULL) {
+		fprintf(stderr, "async_fcgi: cannot set up the event loop\n");
+		close(listen_fd);
+		goto done;
+	}
+	/*
+	 * Inherited sockets (descriptor 0 from lighttpd) come blocking; the
+	 * listener accepts until EAGAIN, so it must not block.  They also come
+	 * with lighttpd's backlog of 128, which a burst of a few hundred
+	 * connects overflows: on a unix socket lighttpd then writes to a socket
+	 * that never connected, retries, and answers 503.  listen(2) again
+	 * raises it; libevent must then leave it alone (backlog 0: a negative
+	 * one makes it call listen(fd, 128) itself).
+	 */
+	evutil_make_socket_nonblocking(listen_fd);
+	if (listen(listen_fd, SA_FCGI_BACKLOG) == -1)
+		fprintf(stderr, "async_fcgi: listen(%d): %s\n", SA_FCGI_BACKLOG,
+		    strerror(errno));
+	srv->listener = evconnlistener_new(base, server_acceptcb, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd);
+	if (srv->listener == NULL) {
+		fprintf(stderr, "async_fcgi: cannot listen on descriptor %d\n",
+		    listen_fd);
+		close(listen_fd);
+		goto done;
+	}
+	evconnlistener_set_error_cb(srv->listener, server_errorcb);
+	srv->sigterm_ev = evsignal_new(base, SIGTERM, server_signalcb, srv);
+	srv->sigint_ev = evsignal_new(base, SIGINT, server_signalcb, srv);
+	if (srv->sigterm_ev == NULL || srv->sigint_ev == NULL ||
+	    event_add(srv->sigterm_ev, NULL) == -1 ||
+	    event_add(srv->sigint_ev, NULL) == -1) {
+		fprintf(stderr, "async_fcgi: cannot handle signals\n");
+		goto done;
+	}
+	/* main() blocked them until now, so none is lost or fatal. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
+	if (event_base_dispatch(base) == -1) {
+		fprintf(stderr, "async_fcgi: the event loop failed\n");
+		goto done;
+	}
+	rc = srv->abandoned ? 1 : 0;
+done:
+	fcgi_server_free(srv);
+	event_base_free(base);
+	return rc;
+}

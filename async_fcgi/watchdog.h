@@ -1,0 +1,26 @@
+/*
+ * watchdog.h - the loop watchdog: a periodic loop timer that measures how
+ * late it runs.  A stall past stall_ms is logged once and counted in the
+ * stats, naming the request whose handler held the loop longest since the
+ * previous tick (what asyncio's debug mode does).  Loop thread only;
+ * errors: NULL when out of memory.
+ */
+#ifndef SYNCASYNC_ASYNC_FCGI_WATCHDOG_H
+#define SYNCASYNC_ASYNC_FCGI_WATCHDOG_H
+
+#include <stdint.h>
+
+struct async_stats;
+struct event_base;
+struct watchdog;
+
+struct watchdog *watchdog_new(struct event_base *base, unsigned stall_ms,
+    struct async_stats *stats);
+void watchdog_free(struct watchdog *dog);	/* NULL is a no-op */
+
+/* A handler ran held_us for request_no (0: none) in mode (a constant); a
+ * stall it caused is reported now. */
+void watchdog_note(struct watchdog *dog, uint64_t request_no,
+    const char *mode, int64_t held_us);
+
+#endif

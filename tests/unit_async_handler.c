@@ -1,0 +1,179 @@
+/*
+ * unit_async_handler.c - the application's contract (async_handler.h) on a
+ * real event loop: a call is ready or pending, a pending call's done()
+ * runs once on the loop and never after a cancel, each mode's wait is the
+ * application's own, and /async/stats writes milliseconds with 3 decimals.
+ */
+#include "config.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "async_fcgi/async_handler.h"
+#include "async_fcgi/offload_pool.h"
+#include "common/limits.h"
+#include "common/settings.h"
+#include "tests/tap.h"
+
+static int done_count;
+static char uri_main[] = "/async", uri_stats[] = "/async/stats",
+    uri_other[] = "/elsewhere";
+
+static void
+count_done(void *owner)
+{
+	(*(int *)owner)++;
+}
+
+/* The CGI variables of one GET of uri. */
+static const char *
+param_of(void *ctx, const char *name)
+{
+	if (strcmp(name, "REQUEST_METHOD") == 0)
+		return "GET";
+	if (strcmp(name, "REQUEST_URI") == 0)
+		return ctx;
+	return NULL;
+}
+
+static struct async_app *
+app_new(enum settings_mode mode, uint64_t sleep_us)
+{
+	struct settings settings;
+	char err[SA_ERROR_MAX];
+	struct async_app *app;
+
+	memset(&settings, 0, sizeof(settings));
+	settings.mode = mode;
+	settings.sleep_us = sleep_us;
+	settings.sleep_all = 1;
+	settings.pool_threads = 2;
+	settings.state_dir = "/nonexistent";
+	if ((app = async_handler_new(&settings, err, sizeof(err))) == NULL)
+		printf("# async_handler_new: %s\n", err);
+	return app;
+}
+
+/* Runs base until done_count reaches want (or 2,000 turns pass). */
+static void
+run_until(struct event_base *base, int want)
+{
+	int turns;
+
+	for (turns = 0; done_count < want && turns < 2000; turns++)
+		event_base_loop(base, EVLOOP_ONCE);
+}
+
+static int
+response_has(const struct async_call *call, const char *text)
+{
+	size_t len;
+	const char *response = async_call_response(call, &len);
+
+	return response != NULL && strstr(response, text) != NULL;
+}
+
+static void
+test_mode(struct event_base *base, enum settings_mode mode, const char *name)
+{
+	struct async_app *app = app_new(mode, 0);
+	char err[SA_ERROR_MAX], what[128];
+	enum async_start start;
+	struct async_call *call;
+
+	snprintf(what, sizeof(what), "%s: the app attaches", name);
+	TAP_OK(app != NULL && async_handler_attach(app, base, err,
+	    sizeof(err)) == 0, what);
+	if (app == NULL)
+		return;
+	done_count = 0;
+	call = async_handler_start(app, param_of, uri_main, count_done,
+	    &done_count, &start);
+	snprintf(what, sizeof(what), "%s: a sleeper is pending", name);
+	TAP_OK(call != NULL && start == ASYNC_PENDING, what);
+	snprintf(what, sizeof(what), "%s: done() not inside start", name);
+	TAP_EQ_INT(done_count, 0, what);
+	run_until(base, 1);
+	snprintf(what, sizeof(what), "%s: done() once, on the loop", name);
+	TAP_EQ_INT(done_count, 1, what);
+	snprintf(what, sizeof(what), "%s: then the response is ready", name);
+	TAP_OK(call != NULL && response_has(call, "Status: 200") &&
+	    response_has(call, "\"message\": \"async example (sleep)\""), what);
+	async_call_free(call);
+
+	/* Cancelled at once: its wait is stopped, done() never runs. */
+	done_count = 0;
+	call = async_handler_start(app, param_of, uri_main, count_done,
+	    &done_count, &start);
+	async_call_cancel(call);
+	while (offload_pool_busy(async_handler_pool(app)) != 0 ||
+	    offload_pool_queued(async_handler_pool(app)) != 0)
+		sched_yield();
+	for (int i = 0; i < 20; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	snprintf(what, sizeof(what), "%s: no done() after a cancel", name);
+	TAP_EQ_INT(done_count, 0, what);
+	async_handler_detach(app);
+	async_handler_free(app);
+}
+
+int
+main(void)
+{
+	struct event_base *base = event_base_new();
+	struct async_app *app;
+	struct async_call *call;
+	enum async_start start;
+	char err[SA_ERROR_MAX];
+
+	TAP_OK(base != NULL, "an event base");
+	test_mode(base, MODE_TIMER, "timer");
+	test_mode(base, MODE_OFFLOAD, "offload");
+
+	app = app_new(MODE_BLOCK, 0);
+	TAP_OK(app != NULL && async_handler_attach(app, base, err,
+	    sizeof(err)) == 0, "block: the app attaches");
+	call = async_handler_start(app, param_of, uri_main, count_done,
+	    &done_count, &start);
+	TAP_OK(call != NULL && start == ASYNC_READY &&
+	    response_has(call, "Status: 200"), "block: ready at once");
+	TAP_EQ_INT(async_call_request_no(call), 1, "block: request 1");
+	TAP_EQ_STR(async_call_mode(call), "block", "block: its mode");
+	async_call_free(call);
+
+	call = async_handler_start(app, param_of, uri_other, count_done,
+	    &done_count, &start);
+	TAP_OK(call != NULL && start == ASYNC_READY &&
+	    response_has(call, "Status: 404"), "an unknown path: 404, ready");
+	TAP_EQ_INT(async_call_request_no(call), 0, "  and it takes no number");
+	async_call_free(call);
+
+	call = async_handler_refuse(app, 413, "request body too large", 0);
+	TAP_OK(call != NULL && response_has(call, "Status: 413") &&
+	    response_has(call, "request body too large"), "refuse: 413 JSON");
+	async_call_free(call);
+
+	async_handler_stats(app)->longest_stall_us = 2999330;
+	call = async_handler_start(app, param_of, uri_stats, count_done,
+	    &done_count, &start);
+	TAP_OK(call != NULL && start == ASYNC_READY &&
+	    response_has(call, "\"longest_stall_ms\": 2999.330,"),
+	    "stats: milliseconds with 3 decimals");
+	async_call_free(call);
+	async_handler_detach(app);
+	async_handler_free(app);
+
+	/* Never attached: a sleeper cannot wait, and says so. */
+	app = app_new(MODE_TIMER, 0);
+	call = async_handler_start(app, param_of, uri_main, count_done,
+	    &done_count, &start);
+	TAP_OK(call != NULL && start == ASYNC_READY &&
+	    response_has(call, "Status: 500"), "no loop: a 500, ready");
+	async_call_free(call);
+	async_handler_free(app);
+	event_base_free(base);
+	return tap_done();
+}
