@@ -62,6 +62,17 @@ def need_tool(tap, env_name, name, package):
     return path
 
 
+_TEMP_DIRS = []
+
+
+def temp_dir(prefix):
+    """A new private directory, removed when the test exits, also when it
+    fails (tempfile.TemporaryDirectory's finalizer runs at exit)."""
+    made = tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True)
+    _TEMP_DIRS.append(made)
+    return made.name
+
+
 def read_logs(run_dir):
     """A run directory's error.log followed by its backends.log."""
     text = ""
