@@ -134,9 +134,10 @@ def wait_tcp(port, proc, timeout=10.0):
 
 # --- /proc -------------------------------------------------------------------------
 
-def status_kib(pid, field="VmRSS"):
+def field_kib(pid, field, name="status"):
+    """A number field of /proc/PID/NAME ("VmRSS:  1234 kB"), or None."""
     try:
-        with open("/proc/%d/status" % pid) as f:
+        with open("/proc/%d/%s" % (pid, name)) as f:
             for line in f:
                 if line.startswith(field + ":"):
                     return int(line.split()[1])
@@ -145,15 +146,12 @@ def status_kib(pid, field="VmRSS"):
     return None
 
 
+def status_kib(pid, field="VmRSS"):
+    return field_kib(pid, field)
+
+
 def pss_kib(pid):
-    try:
-        with open("/proc/%d/smaps_rollup" % pid) as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
+    return field_kib(pid, "Pss", "smaps_rollup")
 
 
 def fds(pid):

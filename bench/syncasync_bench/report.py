@@ -136,20 +136,29 @@ def esc(text):
     return xml.sax.saxutils.escape(str(text))
 
 
+WIDTH = 900
+
+
 def chart_svg(res):
     """Two panels: throughput bars (req/s, log scale) and KiB per in-flight
     request against C (log-log), one line per model."""
-    width, bar_h = 900, 22
-    rows = res["rows"]
-    top = 50
-    panel1_h = top + bar_h * len(rows) + 40
-    panel2_h = 340
+    bar_h, top, panel2_h = 22, 50, 340
+    panel1_h = top + bar_h * len(res["rows"]) + 40
     height = panel1_h + panel2_h + 20
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-           'font-family="sans-serif" font-size="12">' % (width, height),
+           'font-family="sans-serif" font-size="12">' % (WIDTH, height),
            '<rect width="100%" height="100%" fill="white"/>',
            '<text x="10" y="22" font-size="15" font-weight="bold">Throughput (req/s, log '
            'scale; medians of %d round(s))</text>' % res["settings"]["rounds"]]
+    throughput_panel(out, res["rows"], top, bar_h)
+    memory_panel(out, res["concurrency"], panel1_h, panel2_h)
+    out.append("</svg>\n")
+    return "\n".join(out)
+
+
+def throughput_panel(out, rows, top, bar_h):
+    """One bar per row, from y = top."""
+    width = WIDTH
     label_w, x0, x1 = 330, 340, width - 110
     values = [r["rps"] for r in rows if r.get("rps")]
     lo = 10 ** math.floor(math.log10(max(min(values), 1))) if values else 1
@@ -184,13 +193,16 @@ def chart_svg(res):
         else:
             out.append('<text x="%d" y="%d" fill="#999">%s</text>' % (
                 x0, y + 15, esc("skipped" if "skipped" in r else "0")))
-    # Panel 2: KiB per in-flight request against C.
-    py0 = panel1_h
+
+
+def memory_panel(out, concurrency, py0, panel2_h):
+    """KiB per in-flight request against C, one line per model, from y = py0."""
+    width = WIDTH
     out.append('<text x="10" y="%d" font-size="15" font-weight="bold">Memory per in-flight '
                'request (KiB, log) against C requests in flight (log)</text>' % (py0 + 10))
     gx0, gx1, gy0, gy1 = 80, width - 260, py0 + 40, py0 + panel2_h - 40
     pts = {}
-    for e in res["concurrency"]:
+    for e in concurrency:
         if e.get("kib_per_request") and e["kib_per_request"] > 0 and e.get("peak_in_flight"):
             pts.setdefault(e["label"], []).append((e["peak_in_flight"], e["kib_per_request"]))
     all_c = [c for p in pts.values() for c, _ in p] or [1, 10]
@@ -232,5 +244,3 @@ def chart_svg(res):
         out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>' % (
             gx1 + 12, gy0 + i * 20, colour))
         out.append('<text x="%d" y="%d">%s</text>' % (gx1 + 28, gy0 + i * 20 + 10, esc(label)))
-    out.append("</svg>\n")
-    return "\n".join(out)
