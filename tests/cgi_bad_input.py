@@ -127,7 +127,7 @@ def check_hostile_state():
     os.chmod(state, 0o777)
     tap.eq(cgi(state)[1], 500, "a world-writable state directory -> 500")
     real = fresh_state()
-    link = real + ".link"
+    link = os.path.join(real, "link")
     os.symlink(real, link)
     tap.eq(cgi(link)[1], 500, "a symlinked state directory -> 500")
     # A corrupt counter file.
