@@ -14,6 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fcgi_client  # noqa: E402
 import harness  # noqa: E402
 
 tap = harness.Tap()
@@ -33,6 +34,21 @@ def process_alive(pid):
         return False
 
 
+def in_flight(server):
+    """Requests in the two backends' hands, asked of each one directly on
+    its socket (/async/stats; lighttpd and Apache do not see this)."""
+    total = 0
+    for name in ("scale1", "scale2"):
+        try:
+            stats = fcgi_client.simple_get(
+                os.path.join(server.run_dir, "sock", name + ".sock"),
+                uri="/async/stats", timeout=5).json() or {}
+        except OSError:
+            stats = {}
+        total += stats.get("in_flight", 0)
+    return total
+
+
 def pid_of(reply):
     return (reply.json() or {}).get("pid")
 
@@ -42,24 +58,33 @@ def check(server_name):
         url = server.url + "/scale/async"
         backends = {server.backend_pid("scale1"), server.backend_pid("scale2")}
 
-        # One backend holds a 1 s request (a loop timer: it could serve
+        # One backend holds a 4 s request (a loop timer: it could serve
         # more, but the balancer counts it busy); the next go to the other.
+        # The quick ones are sent only once the held one is in a backend's
+        # hands (its /async/stats says so), so the balancer has counted
+        # that backend busy; 4 s leaves a wide margin for three quick
+        # requests even under the sanitizer build.
         held = []
         holder = threading.Thread(target=lambda: held.append(
-            harness.request(url + "?sleep=1&mode=timer", timeout=10)))
+            harness.request(url + "?sleep=4&mode=timer", timeout=20)))
         holder.start()
-        quick = []
-        while holder.is_alive() and len(quick) < 5:
-            quick.append(harness.request(url, timeout=10))
+        deadline = time.time() + 10
+        while in_flight(server) == 0 and time.time() < deadline:
+            time.sleep(0.01)
+        in_hand = in_flight(server) == 1
+        quick = [harness.request(url, timeout=10) for _ in range(3)]
+        still_held = holder.is_alive()
         holder.join()
         replies = held + quick
+        tap.ok(in_hand, "%s: the held request reached a backend" % server_name)
         tap.ok(all(r.status == 200 for r in replies),
-               "%s: a held request and %d quick ones, all 200" % (server_name, len(quick)),
+               "  it and %d quick ones sent meanwhile, all 200" % len(quick),
                [(r.status, r.error) for r in replies])
+        tap.ok(still_held, "  the quick ones were answered while it was still held")
         pids = {pid_of(r) for r in replies}
         tap.eq(pids, backends, "  answered by both backends (two pids)")
-        tap.ok(quick and pid_of(quick[-1]) != pid_of(held[0]),
-               "  the request sent while one backend was busy went to the other",
+        tap.ok(quick and all(pid_of(r) != pid_of(held[0]) for r in quick),
+               "  the requests sent while one backend was busy went to the other",
                [pid_of(r) for r in replies])
 
         victim, survivor = server.backend_pid("scale1"), server.backend_pid("scale2")
