@@ -82,4 +82,15 @@
 #define SA_FCGI_HIGH_WATER_OPT_MAX 1073741824UL		/* 1G of output */
 #define SA_FCGI_MS_OPT_MAX	86400000UL		/* 1 day, timeouts in ms */
 
+/* sync_cgi's /pool workers: what one worker takes before libfcgi reads it. */
+#define SA_POOL_READ_MS		5000UL			/* 5 s from accept to the
+							   end of PARAMS */
+#define SA_POOL_PARAMS_MAX	65536UL			/* 64K of PARAMS content */
+#define SA_POOL_HEAD_MAX	(SA_POOL_PARAMS_MAX + 8192UL) /* bytes on the
+							   wire up to the end of
+							   PARAMS (64K + 8K of
+							   headers, padding) */
+#define SA_POOL_DRAIN_MS	10000UL			/* 10 s for requests in
+							   hand after SIGTERM */
+
 #endif

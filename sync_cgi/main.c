@@ -4,7 +4,8 @@
  * CGI (RFC 3875): exec'd once per request, it answers from its environment
  * and exits; nothing is set up before the request needs it.  Worker (/pool):
  * given a listening socket (descriptor 0, a systemd socket or --listen) it
- * serves FastCGI until SIGTERM, alone or as a pre-forked pool (worker.h).
+ * serves FastCGI until SIGTERM, alone or as a pre-forked pool
+ * (sync_worker.h, sync_pool.h).
  * Both serve through sync_handler.h.  The mode is told by
  * listen_is_listening(0), never FCGX_IsCGI(), so a CGI process keeps
  * SIGTERM's default action (doc/DESIGN-NOTES.md, "sync_cgi").
@@ -23,7 +24,8 @@
 #include "common/number.h"
 #include "common/settings.h"
 #include "sync_cgi/sync_handler.h"
-#include "sync_cgi/worker.h"
+#include "sync_cgi/sync_pool.h"
+#include "sync_cgi/sync_worker.h"
 
 #ifndef SYNCASYNC_STATE_DIR
 #define SYNCASYNC_STATE_DIR "/var/lib/syncasync"
@@ -113,7 +115,8 @@ option_uint(const char *name, const char *text, unsigned min, unsigned max)
 static int
 serve_fastcgi(int fd, unsigned workers)
 {
-	return workers == 0 ? worker_serve(fd) : worker_pool_run(fd, workers);
+	return workers == 0 ? sync_worker_serve(fd, 1) :
+	    sync_pool_run(fd, workers);
 }
 
 int

@@ -4,7 +4,7 @@
  * The handler reads the request's CGI variables and writes a CGI response
  * (RFC 3875, section 6: "Status:" header, header fields, a blank line, the
  * body) through a small interface, so the same code serves a CGI process
- * and a FastCGI worker (main.c, worker.c).  It sleeps in the calling
+ * and a FastCGI worker (main.c, sync_worker.c).  It sleeps in the calling
  * thread: in the process-per-request model, and in a worker of a pool, that
  * stalls nobody else.
  */

@@ -1,0 +1,393 @@
+/*
+ * sync_gate.c - the /pool worker's check of a request head (sync_gate.h).
+ *
+ * Each look re-reads the queued head from its start with MSG_PEEK and
+ * parses it whole; nothing is consumed but the management records in front
+ * of BEGIN_REQUEST, which are answered.  While the head is incomplete the
+ * gate waits with poll(2) when nothing is queued, and otherwise naps
+ * SYNC_GATE_NAP_MS between looks (poll reports a socket with unread bytes
+ * as readable at once, and on AF_UNIX SO_RCVLOWAT does not change that):
+ * the front ends send a head in one write, so only slow or hostile peers
+ * ever see a nap, and the deadline bounds them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "async_fcgi/fcgi_codec.h"
+#include "common/clock.h"
+#include "common/limits.h"
+#include "common/response.h"
+#include "sync_cgi/sync_gate.h"
+
+#define SYNC_GATE_NAP_MS	5	/* between looks at an incomplete head */
+#define SYNC_GATE_WHY_MAX	128	/* bytes of a refusal's reason */
+
+/* What one parse of the queued bytes found. */
+enum sync_gate_step {
+	SYNC_GATE_STEP_MORE,		/* incomplete: look again later */
+	SYNC_GATE_STEP_MANAGEMENT,	/* a whole management record leads */
+	SYNC_GATE_STEP_PASS,
+	SYNC_GATE_STEP_REFUSE,		/* answer status (or the role) */
+	SYNC_GATE_STEP_DROP
+};
+
+struct sync_gate_parse {
+	int		begun;		/* BEGIN_REQUEST seen */
+	uint16_t	request_id;
+	int		status;		/* REFUSE: HTTP status, 0 = role */
+	size_t		params_len;	/* PARAMS content so far */
+	size_t		pair_at;	/* first pair not yet whole */
+	size_t		record_len;	/* MANAGEMENT: bytes to consume */
+	struct fcgi_header header;	/* MANAGEMENT: its header */
+	char		why[SYNC_GATE_WHY_MAX];
+};
+
+static uint8_t sync_gate_head[SA_POOL_HEAD_MAX];
+static uint8_t sync_gate_pairs[SA_POOL_PARAMS_MAX];
+
+/*
+ * One name-value length (spec 3.4) at p: 1 byte, or 4 with the top bit set.
+ * Returns the bytes the field takes, 0 if len does not hold it yet.
+ */
+static size_t
+sync_gate_length(const uint8_t *p, size_t len, size_t *value)
+{
+	if (len == 0)
+		return 0;
+	if ((p[0] & 0x80) == 0) {
+		*value = p[0];
+		return 1;
+	}
+	if (len < 4)
+		return 0;
+	*value = ((size_t)(p[0] & 0x7f) << 24) | ((size_t)p[1] << 16) |
+	    ((size_t)p[2] << 8) | p[3];
+	return 4;
+}
+
+/*
+ * Bytes the pair starting at p declares (its two length fields, name and
+ * value), or 0 while its length fields are not all there.  At most about
+ * 2^32, so never wraps a size_t.
+ */
+static size_t
+sync_gate_pair_len(const uint8_t *p, size_t len)
+{
+	size_t name_len, value_len, used, used2;
+
+	if ((used = sync_gate_length(p, len, &name_len)) == 0 ||
+	    (used2 = sync_gate_length(p + used, len - used, &value_len)) == 0)
+		return 0;
+	return used + used2 + name_len + value_len;
+}
+
+static enum sync_gate_step
+sync_gate_refuse(struct sync_gate_parse *parse, int status, const char *why)
+{
+	parse->status = status;
+	snprintf(parse->why, sizeof(parse->why), "%s", why);
+	return SYNC_GATE_STEP_REFUSE;
+}
+
+static enum sync_gate_step
+sync_gate_drop(struct sync_gate_parse *parse, const char *why)
+{
+	snprintf(parse->why, sizeof(parse->why), "%s", why);
+	return SYNC_GATE_STEP_DROP;
+}
+
+/* Appends one whole PARAMS record's content; checks every whole pair. */
+static enum sync_gate_step
+sync_gate_params(struct sync_gate_parse *parse, const uint8_t *content,
+    size_t len)
+{
+	size_t need;
+
+	if (len > SA_POOL_PARAMS_MAX - parse->params_len)
+		return sync_gate_refuse(parse, 413, "request parameters over "
+		    "the pool's limit");
+	memcpy(sync_gate_pairs + parse->params_len, content, len);
+	parse->params_len += len;
+	while (parse->pair_at < parse->params_len) {
+		need = sync_gate_pair_len(sync_gate_pairs + parse->pair_at,
+		    parse->params_len - parse->pair_at);
+		if (need == 0)
+			break;
+		if (need > SA_POOL_PARAMS_MAX - parse->pair_at)
+			return sync_gate_refuse(parse, 413, "a request "
+			    "parameter longer than the pool's limit");
+		if (need > parse->params_len - parse->pair_at)
+			break;
+		parse->pair_at += need;
+	}
+	return SYNC_GATE_STEP_MORE;
+}
+
+/*
+ * Parses the len queued bytes at buf from their start (spec 3.3, 5.1,
+ * 5.2): management records, then BEGIN_REQUEST, then PARAMS records of its
+ * id up to the empty one.
+ */
+static enum sync_gate_step
+sync_gate_parse(struct sync_gate_parse *parse, const uint8_t *buf,
+    size_t len)
+{
+	struct fcgi_header hdr;
+	struct fcgi_begin_body body;
+	enum sync_gate_step step;
+	size_t pos = 0, record_len;
+
+	memset(parse, 0, sizeof(*parse));
+	for (;;) {
+		if (fcgi_header_decode(buf + pos, len - pos, &hdr) ==
+		    FCGI_CODEC_SHORT)
+			return SYNC_GATE_STEP_MORE;
+		if (hdr.version != FCGI_VERSION_1)
+			return sync_gate_drop(parse, "a record that is not "
+			    "FastCGI 1");
+		record_len = fcgi_header_record_len(&hdr);
+		if (record_len > SA_POOL_HEAD_MAX - pos)
+			return parse->begun ? sync_gate_refuse(parse, 413,
+			    "request head over the pool's limit") :
+			    sync_gate_drop(parse, "a first record over the "
+			    "pool's limit");
+		if (record_len > len - pos)
+			return SYNC_GATE_STEP_MORE;
+		if (!parse->begun && hdr.request_id == FCGI_NULL_REQUEST_ID &&
+		    hdr.type != FCGI_BEGIN_REQUEST) {
+			parse->record_len = record_len;
+			parse->header = hdr;
+			return SYNC_GATE_STEP_MANAGEMENT;
+		}
+		if (!parse->begun) {
+			if (hdr.type != FCGI_BEGIN_REQUEST ||
+			    hdr.request_id == FCGI_NULL_REQUEST_ID)
+				return sync_gate_drop(parse, "a request "
+				    "record before BEGIN_REQUEST");
+			if (hdr.content_length != sizeof(FCGI_BeginRequestBody)
+			    || fcgi_begin_body_decode(buf + pos +
+			    FCGI_HEADER_LEN, hdr.content_length, &body) !=
+			    FCGI_CODEC_OK)
+				return sync_gate_drop(parse, "a BEGIN_REQUEST "
+				    "body that is not 8 bytes");
+			parse->begun = 1;
+			parse->request_id = hdr.request_id;
+			if (body.role != FCGI_RESPONDER)
+				return sync_gate_refuse(parse, 0, "a role "
+				    "other than RESPONDER");
+			/* libfcgi reads the padding as the next header. */
+			if (hdr.padding_length != 0)
+				return sync_gate_refuse(parse, 400,
+				    "BEGIN_REQUEST with padding, which "
+				    "libfcgi misreads");
+		} else if (hdr.type != FCGI_PARAMS ||
+		    hdr.request_id != parse->request_id) {
+			return sync_gate_drop(parse, "a record other than "
+			    "PARAMS before the end of PARAMS");
+		} else if (hdr.content_length == 0) {
+			if (parse->pair_at != parse->params_len)
+				return sync_gate_refuse(parse, 400, "request "
+				    "parameters that end inside a pair");
+			return SYNC_GATE_STEP_PASS;
+		} else if ((step = sync_gate_params(parse, buf + pos +
+		    FCGI_HEADER_LEN, hdr.content_length)) !=
+		    SYNC_GATE_STEP_MORE) {
+			return step;
+		}
+		pos += record_len;
+	}
+}
+
+/* Sends what is queued in out, never waiting: a refusal is best effort. */
+static void
+sync_gate_send(int fd, const uint8_t *out, size_t len)
+{
+	if (send(fd, out, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
+		fprintf(stderr, "sync_cgi: pid %ld: the refusal could not be "
+		    "sent whole\n", (long)getpid());
+}
+
+/* A refusal: a CGI answer with a JSON error, or END_REQUEST UNKNOWN_ROLE. */
+static void
+sync_gate_answer(int fd, const struct sync_gate_parse *parse)
+{
+	uint8_t out[FCGI_HEADER_LEN + RESPONSE_HEADER_MAX + 512 +
+	    FCGI_HEADER_LEN + FCGI_CODEC_END_RECORD_LEN];
+	size_t pos = FCGI_HEADER_LEN, body_len = 0, head_len;
+	char *body;
+
+	if (parse->status == 0) {
+		fcgi_end_record_encode(out, parse->request_id, 0,
+		    FCGI_UNKNOWN_ROLE);
+		sync_gate_send(fd, out, FCGI_CODEC_END_RECORD_LEN);
+		return;
+	}
+	body = response_error_json(parse->why, &body_len);
+	head_len = response_cgi_header((char *)out + pos, RESPONSE_HEADER_MAX,
+	    parse->status, body != NULL ? body_len : 0);
+	pos += head_len;
+	if (body != NULL && body_len <= 512) {
+		memcpy(out + pos, body, body_len);
+		pos += body_len;
+	}
+	free(body);
+	fcgi_header_encode(out, FCGI_STDOUT, parse->request_id,
+	    (uint16_t)(pos - FCGI_HEADER_LEN));
+	fcgi_header_encode(out + pos, FCGI_STDOUT, parse->request_id, 0);
+	pos += FCGI_HEADER_LEN;
+	fcgi_end_record_encode(out + pos, parse->request_id, 0,
+	    FCGI_REQUEST_COMPLETE);
+	pos += FCGI_CODEC_END_RECORD_LEN;
+	sync_gate_send(fd, out, pos);
+}
+
+/*
+ * Consumes the management record that leads the queue and answers it (spec
+ * 4.1, 4.2): GET_VALUES with the three variables the spec names (values:
+ * this pool's capacity, and 0 for FCGI_MPXS_CONNS: one request per
+ * connection), any other type with UNKNOWN_TYPE.  0, or -1 to drop.
+ */
+static int
+sync_gate_management(int fd, const struct sync_gate_parse *parse,
+    unsigned capacity)
+{
+	static const char *const names[] = { FCGI_MAX_CONNS, FCGI_MAX_REQS,
+	    FCGI_MPXS_CONNS };
+	static uint8_t record[FCGI_HEADER_LEN + 65535 + 255];
+	uint8_t out[256];
+	unsigned answered = 0;
+	size_t offset = 0, pos = FCGI_HEADER_LEN, used, i;
+	struct fcgi_nv nv;
+	enum fcgi_codec_result result;
+	char value[16];
+
+	if (recv(fd, record, parse->record_len, MSG_DONTWAIT) !=
+	    (ssize_t)parse->record_len)
+		return -1;
+	if (parse->header.type != FCGI_GET_VALUES) {
+		fcgi_unknown_type_record_encode(out, parse->header.type);
+		sync_gate_send(fd, out, FCGI_CODEC_UNKNOWN_RECORD_LEN);
+		return 0;
+	}
+	while ((result = fcgi_nv_next(record + FCGI_HEADER_LEN,
+	    parse->header.content_length, &offset, &nv)) == FCGI_CODEC_OK) {
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			if (nv.name_len != strlen(names[i]) ||
+			    memcmp(nv.name, names[i], nv.name_len) != 0 ||
+			    (answered & (1U << i)) != 0)
+				continue;
+			answered |= 1U << i;
+			snprintf(value, sizeof(value), "%u", i == 2 ? 0 :
+			    capacity);
+			if (fcgi_nv_encode(nv.name, nv.name_len,
+			    (const uint8_t *)value, strlen(value), out + pos,
+			    sizeof(out) - pos, &used) != FCGI_CODEC_OK)
+				return -1;
+			pos += used;
+		}
+	}
+	if (result != FCGI_CODEC_DONE)
+		return -1;
+	fcgi_header_encode(out, FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID,
+	    (uint16_t)(pos - FCGI_HEADER_LEN));
+	sync_gate_send(fd, out, pos);
+	return 0;
+}
+
+/* Waits for more bytes than the have queued, until deadline_us. */
+static void
+sync_gate_wait(int fd, size_t have, int64_t deadline_us)
+{
+	int64_t left_ms = (deadline_us - clock_mono_us() + 999) / 1000;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+
+	if (left_ms <= 0)
+		return;
+	if (have == 0)
+		poll(&pfd, 1, left_ms > 60000 ? 60000 : (int)left_ms);
+	else
+		poll(NULL, 0, left_ms < SYNC_GATE_NAP_MS ? (int)left_ms :
+		    SYNC_GATE_NAP_MS);
+}
+
+enum sync_gate_verdict
+sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
+{
+	struct sync_gate_parse parse;
+	enum sync_gate_step step = SYNC_GATE_STEP_MORE;
+	ssize_t n;
+	size_t have = 0;
+	long pid = (long)getpid();
+
+	memset(&parse, 0, sizeof(parse));
+	for (;;) {
+		n = recv(fd, sync_gate_head, sizeof(sync_gate_head),
+		    MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0) {
+			if (have != 0 || parse.begun)
+				fprintf(stderr, "sync_cgi: pid %ld: the peer "
+				    "hung up before its request head was "
+				    "complete\n", pid);
+			return SYNC_GATE_DROP;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			fprintf(stderr, "sync_cgi: pid %ld: reading a request: "
+			    "%s\n", pid, strerror(errno));
+			return SYNC_GATE_DROP;
+		}
+		have = n > 0 ? (size_t)n : 0;
+		step = SYNC_GATE_STEP_MORE;
+		if (have > 0 &&
+		    (step = sync_gate_parse(&parse, sync_gate_head, have)) ==
+		    SYNC_GATE_STEP_MANAGEMENT) {
+			if (sync_gate_management(fd, &parse, capacity) != 0) {
+				fprintf(stderr, "sync_cgi: pid %ld: a malformed "
+				    "management record; connection closed\n",
+				    pid);
+				return SYNC_GATE_DROP;
+			}
+			have = 0;
+			continue;
+		}
+		if (step == SYNC_GATE_STEP_MORE && have == sizeof(sync_gate_head))
+			step = sync_gate_refuse(&parse, 413, "request head "
+			    "over the pool's limit");
+		if (step == SYNC_GATE_STEP_MORE &&
+		    clock_mono_us() >= deadline_us) {
+			if (!parse.begun || have == 0) {
+				fprintf(stderr, "sync_cgi: pid %ld: no request "
+				    "within %lu ms; connection closed\n", pid,
+				    (unsigned long)SA_POOL_READ_MS);
+				return SYNC_GATE_DROP;
+			}
+			step = sync_gate_refuse(&parse, 400, "request head not "
+			    "received in time");
+		}
+		switch (step) {
+		case SYNC_GATE_STEP_PASS:
+			return SYNC_GATE_PASS;
+		case SYNC_GATE_STEP_REFUSE:
+			fprintf(stderr, "sync_cgi: pid %ld: request refused "
+			    "(%s): %s\n", pid, parse.status == 0 ?
+			    "UNKNOWN_ROLE" : response_reason(parse.status),
+			    parse.why);
+			sync_gate_answer(fd, &parse);
+			return SYNC_GATE_ANSWERED;
+		case SYNC_GATE_STEP_DROP:
+			fprintf(stderr, "sync_cgi: pid %ld: %s; connection "
+			    "closed\n", pid, parse.why);
+			return SYNC_GATE_DROP;
+		default:
+			break;
+		}
+		sync_gate_wait(fd, have, deadline_us);
+	}
+}

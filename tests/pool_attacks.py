@@ -1,0 +1,416 @@
+"""pool_attacks.py - /pool (sync_cgi --workers N) against hostile peers and
+stray signals, with the project's own FastCGI client straight at the pool's
+socket (no web server in between, so every byte is the attacker's).
+
+  - silent connections, one per worker: an honest request is answered
+    within the read deadline (5 s) plus a margin, and each silent one is
+    closed; a head sent a byte at a time is refused with a 400 in time;
+  - a 200 MB value, a PARAMS stream one byte over the 64K cap, a name
+    length of 0x7ffffff0: 413, the worker goes on serving; a stream at the
+    cap is served;
+  - 50 of those 16-byte headers a second: honest requests succeed, every
+    worker is alive after; workers killed 50 times a second: each is
+    replaced at once, honest requests still succeed;
+  - libfcgi's deviations: padding after BEGIN_REQUEST (400, not a
+    misread), roles AUTHORIZER and FILTER (END_REQUEST UNKNOWN_ROLE),
+    GET_VALUES answered, an unknown management record answered, a second
+    request pipelined on a KEEP_CONN connection: the connection is closed
+    after the first answer instead of hanging;
+  - signals: SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE to the supervisor and to a
+    worker change nothing (the supervisor logs the first three); SIGHUP
+    restarts every worker after its request in hand; SIGTERM exits once the
+    request in hand is answered, or kills it SA_POOL_DRAIN_MS (10 s) later,
+    or at once on a second SIGTERM."""
+import os
+import signal
+import struct
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fcgi_client as fc  # noqa: E402
+import harness  # noqa: E402
+
+tap = harness.Tap()
+SYNC_CGI = os.path.join(harness.BUILDDIR, "sync_cgi", "sync_cgi")
+READ_S = 5.0          # SA_POOL_READ_MS
+DRAIN_S = 10.0        # SA_POOL_DRAIN_MS
+PARAMS_MAX = 65536    # SA_POOL_PARAMS_MAX
+# 0x7ffffff0 for both lengths: libfcgi would malloc ~4 GB and abort.
+HUGE_PAIR = struct.pack(">II", 0x7ffffff0 | 0x80000000, 0x7ffffff0 | 0x80000000)
+
+
+class Pool(fc.Server):
+    """sync_cgi --workers N on a free port (or a unix socket), fresh state."""
+
+    def __init__(self, workers=4, unix=False, **env):
+        self.state = tempfile.mkdtemp(prefix="syncasync-pool-state-")
+        environ = {"SYNCASYNC_STATE_DIR": self.state, "SYNCASYNC_SLEEP_ON": "0",
+                   "SYNCASYNC_QUERY_OVERRIDES": "1"}
+        environ.update(env)
+        super().__init__(SYNC_CGI, ["--workers", workers], env=environ, unix=unix)
+        self.workers = workers
+        if not wait_for(lambda: len(self.children()) == workers):
+            self.__exit__()
+            raise RuntimeError("the pool did not start %d workers" % workers)
+
+    def children(self):
+        """Live (not zombie) child pids of the supervisor."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.pid and fields[0] != "Z":
+                found.append(int(entry))
+        return sorted(found)
+
+    def get(self, query="", timeout=10.0):
+        """One honest GET /pool; (status, seconds, pid)."""
+        started = time.monotonic()
+        try:
+            r = fc.simple_get(self.address, uri="/pool", query=query, timeout=timeout)
+            return r.status, time.monotonic() - started, (r.json() or {}).get("pid")
+        except OSError as e:
+            return "%s" % e, time.monotonic() - started, None
+
+    def log_count(self, text):
+        return self.stderr_text().count(text)
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        import shutil
+        shutil.rmtree(self.state, ignore_errors=True)
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def begin(request_id=1, role=fc.RESPONDER, flags=0, padding=0):
+    return fc.encode_record(fc.BEGIN_REQUEST, request_id, fc.begin_body(role, flags), padding)
+
+
+def send_params_stream(conn, total, record=65535):
+    """BEGIN, the honest params, then one value of total bytes, streamed;
+    "all", or "part" when the pool stopped reading (it refused)."""
+    try:
+        send_params(conn, total, record)
+        return "all"
+    except OSError:
+        return "part"
+
+
+def send_params(conn, total, record):
+    head = fc.encode_params(fc.default_params(uri="/pool")) + \
+        fc.encode_length(1) + fc.encode_length(total) + b"X"
+    out = [begin() + fc.encode_record(fc.PARAMS, 1, head)]
+    chunk = fc.encode_record(fc.PARAMS, 1, b"a" * record)
+    left = total
+    while left > 0:
+        n = min(left, record)
+        out.append(chunk if n == record else fc.encode_record(fc.PARAMS, 1, b"a" * n))
+        left -= n
+        if len(out) >= 64:
+            conn.send(b"".join(out))
+            out = []
+    # As the front ends do, a head is one write (it must fit the socket's
+    # queue: sync_cgi(8) BUGS).
+    conn.send(b"".join(out) + fc.encode_record(fc.PARAMS, 1) + fc.encode_record(fc.STDIN, 1))
+
+
+# --- item 7: silent and slow peers --------------------------------------------------
+
+def check_silent():
+    with Pool(workers=4) as pool:
+        silent = [fc.Conn(pool.address, timeout=30) for _ in range(4)]
+        status, took, _ = pool.get(timeout=30)
+        tap.ok(status == 200 and took < READ_S + 3.0,
+               "silent: with 4 silent connections on 4 workers, an honest request is "
+               "answered in %.1f s (deadline %.0f s + margin)" % (took, READ_S),
+               (status, took))
+        tap.ok(all(c.wait_closed(READ_S + 3.0) for c in silent),
+               "  each silent connection is closed by the pool")
+        for c in silent:
+            c.close()
+        tap.eq(pool.log_count("no request within 5000 ms; connection closed"), 4,
+               "  one log line each")
+        tap.eq(len(pool.children()), 4, "  4 workers still live")
+
+        # A head sent a byte every 0.1 s: it would take 20 s.
+        with fc.Conn(pool.address, timeout=30) as conn:
+            data = fc.build_request(params=fc.default_params(uri="/pool"))
+            started = time.monotonic()
+            try:
+                for byte in data:
+                    conn.send(bytes([byte]))
+                    if conn.wait_closed(0.1):
+                        break
+            except OSError:
+                pass
+            r = conn.read_response(timeout=5)
+            took = time.monotonic() - started
+        tap.ok(r.status == 400 and READ_S - 0.5 < took < READ_S + 3.0,
+               "slow head (a byte per 0.1 s): 400 after %.1f s" % took, r)
+
+
+# --- item 8: the PARAMS cap -----------------------------------------------------
+
+def check_params_cap():
+    for unix in (False, True):
+        where = "unix socket" if unix else "TCP"
+        with Pool(workers=1, unix=unix) as pool:
+            status, _, pid = pool.get()
+            with fc.Conn(pool.address, timeout=20) as conn:
+                sent = send_params_stream(conn, 200 * 1024 * 1024)
+                r = conn.read_response(timeout=10)
+            tap.ok(r.status == 413 and b"limit" in r.body,
+                   "%s: a 200 MB value is refused with 413 (the client sent %s of it)"
+                   % (where, sent), r)
+            status2, _, pid2 = pool.get()
+            tap.ok(status == status2 == 200 and pid == pid2,
+                   "  the same worker serves the next request", (status2, pid, pid2))
+            tap.eq(pool.log_count("request refused (Content Too Large)"), 1,
+                   "  one log line")
+
+            base = len(fc.encode_params(fc.default_params(uri="/pool")))
+            at_cap = PARAMS_MAX - base - 6     # the pair's 1+4 length bytes and "X"
+            for size, expected in ((at_cap, 200), (at_cap + 1, 413)):
+                with fc.Conn(pool.address, timeout=10) as conn:
+                    send_params_stream(conn, size, record=8192)
+                    r = conn.read_response(timeout=10)
+                tap.eq(r.status, expected, "  PARAMS of %d bytes (the cap %s): %d" % (
+                    base + 6 + size, "exactly" if expected == 200 else "+ 1", expected))
+
+            with fc.Conn(pool.address) as conn:
+                conn.send(begin() + fc.encode_record(fc.PARAMS, 1, HUGE_PAIR) +
+                          fc.encode_record(fc.PARAMS, 1) + fc.encode_record(fc.STDIN, 1))
+                r = conn.read_response(timeout=5)
+            tap.ok(r.status == 413, "  a name length of 0x7ffffff0: 413", r)
+            tap.eq(pool.children(), [pid], "  and the worker is alive")
+
+
+# --- item 9: many deaths ---------------------------------------------------------
+
+def honest_while(pool, attack, seconds):
+    """Runs attack() in a thread for seconds while sending honest requests
+    one after another; returns (successes, attempts)."""
+    stop = time.monotonic() + seconds
+    thread = threading.Thread(target=attack, args=(stop,))
+    thread.start()
+    ok = tries = 0
+    while time.monotonic() < stop:
+        status, _, _ = pool.get(timeout=5)
+        tries += 1
+        ok += status == 200
+    thread.join()
+    return ok, tries
+
+
+def check_deaths():
+    with Pool(workers=4) as pool:
+        def huge_headers(stop):
+            while time.monotonic() < stop:
+                try:
+                    with fc.Conn(pool.address) as conn:
+                        conn.send(begin() + fc.encode_record(fc.PARAMS, 1, HUGE_PAIR))
+                except OSError:
+                    pass
+                time.sleep(0.02)
+        ok, tries = honest_while(pool, huge_headers, 3.0)
+        tap.ok(tries > 0 and ok >= 0.9 * tries,
+               "16-byte headers at 50/s: %d of %d honest requests succeed" % (ok, tries))
+        tap.ok(wait_for(lambda: len(pool.children()) == 4, 2.0),
+               "  4 workers live after", pool.children())
+
+        zero_since = [None, 0.0]
+
+        def kills(stop):
+            while time.monotonic() < stop:
+                live = pool.children()
+                now = time.monotonic()
+                if live:
+                    try:
+                        os.kill(live[0], signal.SIGKILL)
+                    except OSError:
+                        pass
+                    if zero_since[0] is not None:
+                        zero_since[1] = max(zero_since[1], now - zero_since[0])
+                        zero_since[0] = None
+                elif zero_since[0] is None:
+                    zero_since[0] = now
+                time.sleep(0.02)
+        before = pool.log_count("killed by signal 9")
+        ok, tries = honest_while(pool, kills, 3.0)
+        killed = pool.log_count("killed by signal 9") - before
+        tap.ok(killed >= 50, "workers killed %d times in 3 s, one log line each" % killed)
+        tap.ok(tries > 0 and ok >= 0.5 * tries,
+               "  %d of %d honest requests succeed meanwhile" % (ok, tries))
+        tap.ok(zero_since[1] < 0.5, "  never 0 live workers for long (longest %.3f s)"
+               % zero_since[1])
+        tap.ok(wait_for(lambda: len(pool.children()) == 4, 1.0),
+               "  4 workers live within 1 s after", pool.children())
+
+
+# --- item 10: libfcgi's deviations -------------------------------------------------
+
+def check_deviations():
+    with Pool(workers=2) as pool:
+        params = fc.encode_params(fc.default_params(uri="/pool"))
+        with fc.Conn(pool.address) as conn:
+            conn.send(begin(padding=8) + fc.encode_stream(fc.PARAMS, 1, params) +
+                      fc.encode_stream(fc.STDIN, 1, b""))
+            r = conn.read_response(timeout=5)
+        tap.ok(r.status == 400 and b"padding" in r.body,
+               "BEGIN_REQUEST with padding: 400 naming it (libfcgi would misread it)", r)
+        for role, name in ((fc.AUTHORIZER, "AUTHORIZER"), (fc.FILTER, "FILTER")):
+            r = fc.request(pool.address, params=fc.default_params(uri="/pool"), role=role)
+            tap.ok(r.protocol_status == fc.UNKNOWN_ROLE and not r.stdout,
+                   "role %s: END_REQUEST FCGI_UNKNOWN_ROLE, nothing served" % name, r)
+        with fc.Conn(pool.address) as conn:
+            values = fc.get_values(conn, ["FCGI_MAX_CONNS", "FCGI_MAX_REQS",
+                                          "FCGI_MPXS_CONNS", "OTHER"])
+            tap.eq(values, [("FCGI_MAX_CONNS", "2"), ("FCGI_MAX_REQS", "2"),
+                            ("FCGI_MPXS_CONNS", "0")], "GET_VALUES answered")
+            conn.send(fc.encode_record(99, 0, b""))
+            rec = conn.read_record(5)
+            tap.ok(rec is not None and rec.type == fc.UNKNOWN_TYPE and
+                   rec.content[:1] == b"\x63", "  then an unknown management type: "
+                   "UNKNOWN_TYPE", rec)
+            conn.send_request(params=fc.default_params(uri="/pool"))
+            r = conn.read_response(timeout=5)
+            tap.eq(r.status, 200, "  then a request on the same connection: 200")
+        with fc.Conn(pool.address) as conn:
+            conn.send(fc.build_request(request_id=1, keep_conn=True,
+                                       params=fc.default_params(uri="/pool")) +
+                      fc.build_request(request_id=2, keep_conn=True,
+                                       params=fc.default_params(uri="/pool")))
+            first = conn.read_response(1, timeout=5)
+            started = time.monotonic()
+            second = conn.read_response(2, timeout=5)
+            took = time.monotonic() - started
+        tap.ok(first.status == 200, "pipelined on KEEP_CONN: the first is answered", first)
+        tap.ok(second.eof and not second.timed_out and took < 2.0,
+               "  then the connection is closed (%.2f s), the second not left hanging"
+               % took, second)
+        tap.eq(pool.get()[0], 200, "  and the pool goes on serving")
+
+
+# --- item 6: signals ---------------------------------------------------------------
+
+def in_hand(pool, query, result):
+    """Starts a request in a thread; returns it once a worker has it."""
+    def run():
+        result["r"] = pool.get(query=query, timeout=120)
+    thread = threading.Thread(target=run)
+    thread.start()
+    counter = os.path.join(pool.state, "counter")
+
+    def taken():
+        try:
+            with open(counter) as f:
+                return int(f.read().strip() or 0) > result.get("before", 0)
+        except (OSError, ValueError):
+            return False
+    wait_for(taken)
+    return thread
+
+
+def counter_now(pool):
+    try:
+        with open(os.path.join(pool.state, "counter")) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def check_stray_signals():
+    with Pool(workers=2) as pool:
+        workers = pool.children()
+        for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGPIPE):
+            os.kill(pool.pid, sig)
+            os.kill(workers[0], sig)
+        status, _, _ = pool.get()
+        tap.ok(pool.alive() and pool.children() == workers and status == 200,
+               "SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE to the supervisor and a worker: "
+               "both live on and serve", (pool.alive(), pool.children(), workers, status))
+        tap.ok(wait_for(lambda: all(pool.log_count("(%s) ignored" % signal.strsignal(s))
+                                    == 1 for s in (signal.SIGUSR1, signal.SIGUSR2,
+                                                   signal.SIGALRM))),
+               "  the supervisor logs the first three as ignored", pool.stderr_text())
+
+        result = {"before": counter_now(pool)}
+        thread = in_hand(pool, "sleep=1", result)
+        os.kill(pool.pid, signal.SIGHUP)
+        thread.join(30)
+        status = result.get("r", (None,))[0]
+        tap.ok(status == 200, "SIGHUP: the request in hand is answered", result)
+        tap.ok(wait_for(lambda: len(pool.children()) == 2 and
+                        not set(pool.children()) & set(workers)),
+               "  every worker is replaced by a new one", (workers, pool.children()))
+        tap.ok(pool.alive() and pool.get()[0] == 200, "  the pool goes on serving")
+
+        one = pool.children()[0]
+        os.kill(one, signal.SIGHUP)
+        tap.ok(wait_for(lambda: len(pool.children()) == 2 and one not in pool.children(),
+                        2.0), "SIGHUP to one worker: it is replaced at once")
+
+
+def check_sigterm():
+    with Pool(workers=2) as pool:
+        result = {"before": counter_now(pool)}
+        thread = in_hand(pool, "sleep=1", result)
+        started = time.monotonic()
+        pool.signal(signal.SIGTERM)
+        code = pool.wait(20)
+        took = time.monotonic() - started
+        thread.join(10)
+        tap.ok(code == 0 and took < 4.0,
+               "SIGTERM with a 1 s request in hand: exit 0 after %.1f s" % took, code)
+        tap.eq(result.get("r", (None,))[0], 200, "  and the request was answered")
+
+    with Pool(workers=2) as pool:
+        result = {"before": counter_now(pool)}
+        thread = in_hand(pool, "sleep=60", result)
+        started = time.monotonic()
+        pool.signal(signal.SIGTERM)
+        code = pool.wait(40)
+        took = time.monotonic() - started
+        thread.join(10)
+        tap.ok(code == 0 and DRAIN_S - 0.5 < took < DRAIN_S + 4.0,
+               "SIGTERM with a 60 s request in hand: exit 0 after %.1f s (drain bound %.0f s)"
+               % (took, DRAIN_S), code)
+        tap.ok("killing them" in pool.stderr_text(), "  saying it killed the worker")
+
+    with Pool(workers=2) as pool:
+        result = {"before": counter_now(pool)}
+        thread = in_hand(pool, "sleep=60", result)
+        pool.signal(signal.SIGTERM)
+        wait_for(lambda: "stopping 2 worker(s)" in pool.stderr_text())
+        started = time.monotonic()
+        pool.signal(signal.SIGINT)
+        code = pool.wait(20)
+        took = time.monotonic() - started
+        thread.join(10)
+        tap.ok(code == 0 and took < 3.0,
+               "a second signal (SIGINT) during the drain: exit after %.1f s" % took, code)
+
+
+check_silent()
+check_params_cap()
+check_deaths()
+check_deviations()
+check_stray_signals()
+check_sigterm()
+tap.done()
