@@ -6,10 +6,14 @@ long-lived pids serve every request), pool exhaustion with 2 workers and 6
 sleeping requests (three waves: ~2, ~4, ~6 s), bad input and a bad setting
 answered by a worker that goes on serving, SIGTERM in the middle of a
 request (it finishes, the worker exits cleanly, lighttpd starts another),
-and one exact counter while CGI processes and workers serve at once.
+SIGHUP to the pool's supervisor (it restarts its workers and lives on), one
+silent connection per worker on the pool's socket (/pool answers within the
+read deadline), and one exact counter while CGI processes and workers serve
+at once.
 
 lighttpd starts one sync_cgi --workers N (deploy/lighttpd.conf); it forks
 the workers, which share one listening socket."""
+import glob
 import os
 import re
 import signal
@@ -18,6 +22,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fcgi_client  # noqa: E402
 import harness  # noqa: E402
 
 tap = harness.Tap()
@@ -28,6 +33,11 @@ def worker_pids(server):
     """The pids of the /pool workers started so far, from what they log."""
     return [int(p) for p in re.findall(r"sync_cgi: pid (\d+): FastCGI worker",
                                        server.error_log())]
+
+
+def supervisor_pid(server):
+    found = re.findall(r"sync_cgi: pid (\d+): supervising a pool", server.error_log())
+    return int(found[-1]) if found else None
 
 
 def alive(pid):
@@ -181,6 +191,34 @@ def check_sigterm():
                "  which serves the next request", (r.status, r.body, r.error))
 
 
+def check_sighup_and_silent_peers():
+    """SIGHUP to the supervisor lighttpd started, and one silent connection
+    per worker on the pool's socket: /pool keeps answering."""
+    with harness.Lighttpd(pool_workers=2, sleep_on=0) as server:
+        tap.ok(wait_for(lambda: len(worker_pids(server)) == 2 and supervisor_pid(server)),
+               "SIGHUP: a pool of 2 workers", server.error_log())
+        old = set(worker_pids(server))
+        supervisor = supervisor_pid(server)
+        os.kill(supervisor, signal.SIGHUP)
+        tap.ok(wait_for(lambda: len(worker_pids(server)) == 4 and
+                        not any(alive(pid) for pid in old)),
+               "  the supervisor restarts both workers", server.error_log())
+        r = harness.request(server.url + "/pool")
+        pid = (r.json() or {}).get("pid")
+        tap.ok(alive(supervisor) and r.status == 200 and pid not in old,
+               "  and lives on: /pool answered by a new worker", (r.status, pid, old))
+
+        # lighttpd names a bin-path socket after its process: pool.sock-0.
+        sock = glob.glob(os.path.join(server.run_dir, "pool.sock*"))[0]
+        silent = [fcgi_client.Conn(sock, timeout=30) for _ in range(2)]
+        r = harness.request(server.url + "/pool", timeout=30)
+        tap.ok(r.status == 200 and r.latency < 8.0,
+               "2 silent connections on the pool's socket: /pool still answers in "
+               "%.1f s (read deadline 5 s)" % r.latency, (r.status, r.error))
+        for conn in silent:
+            conn.close()
+
+
 def check_counter():
     with harness.Lighttpd(pool_workers=4, sleep_on=0) as server:
         results = {}
@@ -210,5 +248,6 @@ check_experiment()
 check_exhaustion()
 check_bad_input()
 check_sigterm()
+check_sighup_and_silent_peers()
 check_counter()
 tap.done()
