@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "async_fcgi/fcgi_codec.h"
+#include "async_fcgi/fcgi_request.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/response.h"
@@ -249,55 +250,32 @@ sync_gate_answer(int fd, const struct sync_gate_parse *parse)
 }
 
 /*
- * Consumes the management record that leads the queue and answers it (spec
- * 4.1, 4.2): GET_VALUES with the three variables the spec names (values:
- * this pool's capacity, and 0 for FCGI_MPXS_CONNS: one request per
- * connection), any other type with UNKNOWN_TYPE.  0, or -1 to drop.
+ * Consumes the management record that leads the queue and answers it as
+ * async_fcgi does (fcgi_request.h; spec 4.1, 4.2): GET_VALUES with this
+ * pool's capacity as FCGI_MAX_CONNS and FCGI_MAX_REQS and 0 for
+ * FCGI_MPXS_CONNS, any other type with UNKNOWN_TYPE.  0, or -1 to drop.
  */
 static int
 sync_gate_management(int fd, const struct sync_gate_parse *parse,
     unsigned capacity)
 {
-	static const char *const names[] = { FCGI_MAX_CONNS, FCGI_MAX_REQS,
-	    FCGI_MPXS_CONNS };
 	static uint8_t record[FCGI_HEADER_LEN + 65535 + 255];
-	uint8_t out[256];
-	unsigned answered = 0;
-	size_t offset = 0, pos = FCGI_HEADER_LEN, used, i;
-	struct fcgi_nv nv;
-	enum fcgi_codec_result result;
-	char value[16];
+	struct fcgi_limits limits = { SA_POOL_PARAMS_MAX, 0, capacity,
+	    capacity };
+	struct fcgi_request req;
+	struct fcgi_reply reply;
+	enum fcgi_action action;
 
 	if (recv(fd, record, parse->record_len, MSG_DONTWAIT) !=
 	    (ssize_t)parse->record_len)
 		return -1;
-	if (parse->header.type != FCGI_GET_VALUES) {
-		fcgi_unknown_type_record_encode(out, parse->header.type);
-		sync_gate_send(fd, out, FCGI_CODEC_UNKNOWN_RECORD_LEN);
-		return 0;
-	}
-	while ((result = fcgi_nv_next(record + FCGI_HEADER_LEN,
-	    parse->header.content_length, &offset, &nv)) == FCGI_CODEC_OK) {
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			if (nv.name_len != strlen(names[i]) ||
-			    memcmp(nv.name, names[i], nv.name_len) != 0 ||
-			    (answered & (1U << i)) != 0)
-				continue;
-			answered |= 1U << i;
-			snprintf(value, sizeof(value), "%u", i == 2 ? 0 :
-			    capacity);
-			if (fcgi_nv_encode(nv.name, nv.name_len,
-			    (const uint8_t *)value, strlen(value), out + pos,
-			    sizeof(out) - pos, &used) != FCGI_CODEC_OK)
-				return -1;
-			pos += used;
-		}
-	}
-	if (result != FCGI_CODEC_DONE)
+	fcgi_request_init(&req, &limits);
+	action = fcgi_request_apply(&req, &parse->header,
+	    record + FCGI_HEADER_LEN, parse->header.content_length, 0, &reply);
+	fcgi_request_free(&req);
+	if (action != FCGI_ACTION_REPLY)
 		return -1;
-	fcgi_header_encode(out, FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID,
-	    (uint16_t)(pos - FCGI_HEADER_LEN));
-	sync_gate_send(fd, out, pos);
+	sync_gate_send(fd, reply.buf, reply.len);
 	return 0;
 }
 
