@@ -62,9 +62,9 @@ sync_pool_now_ms(void)
 }
 
 /*
- * Forks one worker.  The child restores the signal mask and dispositions
- * the supervisor changed, asks for SIGTERM when the supervisor dies, and
- * never returns.  Returns the child's pid, or -1.
+ * Forks one worker.  The child restores the signal mask the supervisor
+ * changed (SIGPIPE stays ignored, as in the worker), asks for SIGTERM when
+ * the supervisor dies, and never returns.  Returns the child's pid, or -1.
  */
 static pid_t
 sync_pool_spawn(const struct sync_pool *pool)
@@ -74,7 +74,10 @@ sync_pool_spawn(const struct sync_pool *pool)
 	fflush(NULL);
 	if ((pid = fork()) != 0)
 		return pid;
-	signal(SIGPIPE, SIG_DFL);
+	/* What the worker ignores, ignored before a signal can arrive. */
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	signal(SIGALRM, SIG_IGN);
 	sigprocmask(SIG_SETMASK, &pool->worker_mask, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
 	    getppid() != pool->self)

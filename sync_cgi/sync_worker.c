@@ -162,15 +162,16 @@ sync_worker_serve(int listen_fd, unsigned capacity)
 
 	ok = settings_load(&settings, SYNCASYNC_STATE_DIR, error,
 	    sizeof(error)) == 0;
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&request, -1, 0) != 0) {
-		fprintf(stderr, "sync_cgi: libfcgi could not be initialised\n");
-		return 1;
-	}
-	/* After FCGX_Init(), which installs handlers only where none is set. */
+	/* Before FCGX_Init(), which would take SIGTERM where it is unset. */
 	sync_worker_listen_fd = listen_fd;
 	sync_worker_signal(SIGTERM, sync_worker_on_stop);
 	sync_worker_signal(SIGINT, sync_worker_on_stop);
 	sync_worker_signal(SIGHUP, sync_worker_on_stop);
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&request, -1, 0) != 0) {
+		fprintf(stderr, "sync_cgi: libfcgi could not be initialised\n");
+		return 1;
+	}
+	/* After it: it replaces SIG_IGN on SIGUSR1 and SIGPIPE. */
 	sync_worker_signal(SIGUSR1, SIG_IGN);
 	sync_worker_signal(SIGUSR2, SIG_IGN);
 	sync_worker_signal(SIGALRM, SIG_IGN);
