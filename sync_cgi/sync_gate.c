@@ -206,13 +206,13 @@ sync_gate_parse(struct sync_gate_parse *parse, const uint8_t *buf,
 	}
 }
 
-/* Sends what is queued in out, never waiting: a refusal is best effort. */
-static void
+/* Sends out whole without waiting (a peer that does not read gets less):
+ * 0, or -1 if it did not all go. */
+static int
 sync_gate_send(int fd, const uint8_t *out, size_t len)
 {
-	if (send(fd, out, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
-		fprintf(stderr, "sync_cgi: pid %ld: the refusal could not be "
-		    "sent whole\n", (long)getpid());
+	return send(fd, out, len, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+	    (ssize_t)len ? 0 : -1;
 }
 
 /* A refusal: a CGI answer with a JSON error, or END_REQUEST UNKNOWN_ROLE. */
@@ -227,7 +227,7 @@ sync_gate_answer(int fd, const struct sync_gate_parse *parse)
 	if (parse->status == 0) {
 		fcgi_end_record_encode(out, parse->request_id, 0,
 		    FCGI_UNKNOWN_ROLE);
-		sync_gate_send(fd, out, FCGI_CODEC_END_RECORD_LEN);
+		(void)sync_gate_send(fd, out, FCGI_CODEC_END_RECORD_LEN);
 		return;
 	}
 	body = response_error_json(parse->why, &body_len);
@@ -246,14 +246,15 @@ sync_gate_answer(int fd, const struct sync_gate_parse *parse)
 	fcgi_end_record_encode(out + pos, parse->request_id, 0,
 	    FCGI_REQUEST_COMPLETE);
 	pos += FCGI_CODEC_END_RECORD_LEN;
-	sync_gate_send(fd, out, pos);
+	(void)sync_gate_send(fd, out, pos);	/* the refusal is logged */
 }
 
 /*
  * Consumes the management record that leads the queue and answers it as
  * async_fcgi does (fcgi_request.h; spec 4.1, 4.2): GET_VALUES with this
  * pool's capacity as FCGI_MAX_CONNS and FCGI_MAX_REQS and 0 for
- * FCGI_MPXS_CONNS, any other type with UNKNOWN_TYPE.  0, or -1 to drop.
+ * FCGI_MPXS_CONNS, any other type with UNKNOWN_TYPE.  0, or -1 to drop
+ * (malformed, or a peer that does not read its answers).
  */
 static int
 sync_gate_management(int fd, const struct sync_gate_parse *parse,
@@ -275,8 +276,7 @@ sync_gate_management(int fd, const struct sync_gate_parse *parse,
 	fcgi_request_free(&req);
 	if (action != FCGI_ACTION_REPLY)
 		return -1;
-	sync_gate_send(fd, reply.buf, reply.len);
-	return 0;
+	return sync_gate_send(fd, reply.buf, reply.len);
 }
 
 /* Waits for more bytes than the have queued, until deadline_us. */
@@ -293,6 +293,15 @@ sync_gate_wait(int fd, size_t have, int64_t deadline_us)
 	else
 		poll(NULL, 0, left_ms < SYNC_GATE_NAP_MS ? (int)left_ms :
 		    SYNC_GATE_NAP_MS);
+}
+
+/* The deadline passed before a BEGIN_REQUEST: one line, drop. */
+static enum sync_gate_verdict
+sync_gate_late(long pid)
+{
+	fprintf(stderr, "sync_cgi: pid %ld: no request within %lu ms; "
+	    "connection closed\n", pid, (unsigned long)SA_POOL_READ_MS);
+	return SYNC_GATE_DROP;
 }
 
 enum sync_gate_verdict
@@ -327,11 +336,14 @@ sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
 		    (step = sync_gate_parse(&parse, sync_gate_head, have)) ==
 		    SYNC_GATE_STEP_MANAGEMENT) {
 			if (sync_gate_management(fd, &parse, capacity) != 0) {
-				fprintf(stderr, "sync_cgi: pid %ld: a malformed "
-				    "management record; connection closed\n",
-				    pid);
+				fprintf(stderr, "sync_cgi: pid %ld: a management "
+				    "record malformed or its answer not read; "
+				    "connection closed\n", pid);
 				return SYNC_GATE_DROP;
 			}
+			/* The deadline holds for management records too. */
+			if (clock_mono_us() >= deadline_us)
+				return sync_gate_late(pid);
 			have = 0;
 			continue;
 		}
@@ -340,12 +352,8 @@ sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
 			    "over the pool's limit");
 		if (step == SYNC_GATE_STEP_MORE &&
 		    clock_mono_us() >= deadline_us) {
-			if (!parse.begun || have == 0) {
-				fprintf(stderr, "sync_cgi: pid %ld: no request "
-				    "within %lu ms; connection closed\n", pid,
-				    (unsigned long)SA_POOL_READ_MS);
-				return SYNC_GATE_DROP;
-			}
+			if (!parse.begun || have == 0)
+				return sync_gate_late(pid);
 			step = sync_gate_refuse(&parse, 400, "request head not "
 			    "received in time");
 		}

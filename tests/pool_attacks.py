@@ -4,7 +4,8 @@ socket (no web server in between, so every byte is the attacker's).
 
   - silent connections, one per worker: an honest request is answered
     within the read deadline (5 s) plus a margin, and each silent one is
-    closed; a head sent a byte at a time is refused with a 400 in time;
+    closed; so is one that sends only management records; a head sent a
+    byte at a time is refused with a 400 in time;
   - a 200 MB value, a PARAMS stream one byte over the 64K cap, a name
     length of 0x7ffffff0: 413, the worker goes on serving; a stream at the
     cap is served;
@@ -154,6 +155,24 @@ def check_silent():
         tap.eq(pool.log_count("no request within 5000 ms; connection closed"), 4,
                "  one log line each")
         tap.eq(len(pool.children()), 4, "  4 workers still live")
+
+        # GET_VALUES every 0.1 s, each answer read, never a request.
+        with fc.Conn(pool.address, timeout=30) as conn:
+            started = time.monotonic()
+            answered = 0
+            while time.monotonic() - started < READ_S + 5.0:
+                try:
+                    if fc.get_values(conn, ["FCGI_MAX_CONNS"], timeout=1.0) is None:
+                        break
+                except OSError:
+                    break
+                answered += 1
+                if conn.wait_closed(0.1):
+                    break
+            took = time.monotonic() - started
+        tap.ok(answered > 10 and READ_S - 0.5 < took < READ_S + 3.0,
+               "GET_VALUES every 0.1 s and no request: %d answered, then closed after "
+               "%.1f s" % (answered, took), (answered, took))
 
         # A head sent a byte every 0.1 s: it would take 20 s.
         with fc.Conn(pool.address, timeout=30) as conn:
