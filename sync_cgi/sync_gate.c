@@ -27,7 +27,7 @@
 #include "common/response.h"
 #include "sync_cgi/sync_gate.h"
 
-#define SYNC_GATE_NAP_MS	5	/* between looks at an incomplete head */
+#define SYNC_GATE_NAP_MS	5	/* ms between looks at a partial head */
 #define SYNC_GATE_WHY_MAX	128	/* bytes of a refusal's reason */
 
 /* What one parse of the queued bytes found. */
@@ -336,9 +336,9 @@ sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
 		    (step = sync_gate_parse(&parse, sync_gate_head, have)) ==
 		    SYNC_GATE_STEP_MANAGEMENT) {
 			if (sync_gate_management(fd, &parse, capacity) != 0) {
-				fprintf(stderr, "sync_cgi: pid %ld: a management "
-				    "record malformed or its answer not read; "
-				    "connection closed\n", pid);
+				fprintf(stderr, "sync_cgi: pid %ld: a "
+				    "management record malformed or its answer "
+				    "not read; connection closed\n", pid);
 				return SYNC_GATE_DROP;
 			}
 			/* The deadline holds for management records too. */
@@ -347,7 +347,8 @@ sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
 			have = 0;
 			continue;
 		}
-		if (step == SYNC_GATE_STEP_MORE && have == sizeof(sync_gate_head))
+		if (step == SYNC_GATE_STEP_MORE &&
+		    have == sizeof(sync_gate_head))
 			step = sync_gate_refuse(&parse, 413, "request head "
 			    "over the pool's limit");
 		if (step == SYNC_GATE_STEP_MORE &&

@@ -156,14 +156,14 @@ sync_pool_reap(struct sync_pool *pool, int64_t now)
 			    WTERMSIG(status), strsignal(WTERMSIG(status)));
 		} else if (WEXITSTATUS(status) != 0 && now - slot->started_ms <
 		    (int64_t)SA_POOL_RESPAWN_MS) {
-			fprintf(stderr, "sync_cgi: pool: worker %ld exited with "
-			    "status %d as it started; starting another in "
-			    "%lu ms\n", (long)pid, WEXITSTATUS(status),
+			fprintf(stderr, "sync_cgi: pool: worker %ld exited "
+			    "with status %d as it started; starting another "
+			    "in %lu ms\n", (long)pid, WEXITSTATUS(status),
 			    (unsigned long)SA_POOL_RESPAWN_MS);
 			slot->respawn_ms = now + (int64_t)SA_POOL_RESPAWN_MS;
 		} else {
-			fprintf(stderr, "sync_cgi: pool: worker %ld exited with "
-			    "status %d; starting another\n", (long)pid,
+			fprintf(stderr, "sync_cgi: pool: worker %ld exited "
+			    "with status %d; starting another\n", (long)pid,
 			    WEXITSTATUS(status));
 		}
 	}

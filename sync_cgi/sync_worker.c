@@ -147,7 +147,7 @@ sync_worker_signal(int signo, void (*handler)(int))
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = handler;
-	sa.sa_flags = 0;		/* no SA_RESTART: see sync_worker_on_stop */
+	sa.sa_flags = 0;	/* no SA_RESTART: see sync_worker_on_stop */
 	sigaction(signo, &sa, NULL);
 }
 
