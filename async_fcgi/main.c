@@ -32,6 +32,7 @@
 #include "common/listen.h"
 #include "common/number.h"
 #include "common/settings.h"
+#include "common/stderr_log.h"
 
 static void
 usage(FILE *out)
@@ -208,6 +209,8 @@ main(int argc, char **argv)
 	sigset_t stop_signals;
 	int ch, fd, rc;
 
+	/* Under a daemonised lighttpd without breakagelog: syslog. */
+	stderr_log_init("async_fcgi");
 	if (settings_load(&settings, "", error, sizeof(error)) == -1)
 		die("%s", error);
 	while ((ch = getopt_long(argc, argv, "l:m:s:n:t:hV", longopts,

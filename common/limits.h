@@ -62,6 +62,7 @@
 #define SA_FCGI_FD_RESERVE	32			/* fds kept for logs etc. */
 #define SA_FCGI_EMFILE_PAUSE_MS	1000UL			/* listener pause */
 #define SA_WATCHDOG_TICK_MS	20UL			/* loop lateness probe */
+#define SA_LOG_LINE_MAX		1024			/* bytes per syslog line (stderr_log.c) */
 #define SA_WATCHDOG_STALL_MS	100UL			/* stall worth a log line */
 
 /*

@@ -23,6 +23,7 @@
 #include "common/listen.h"
 #include "common/number.h"
 #include "common/settings.h"
+#include "common/stderr_log.h"
 #include "sync_cgi/sync_handler.h"
 #include "sync_cgi/sync_pool.h"
 #include "sync_cgi/sync_worker.h"
@@ -134,6 +135,8 @@ main(int argc, char **argv)
 	unsigned workers = 0;
 	int ch, fd, status;
 
+	/* Under a daemonised lighttpd without breakagelog: syslog. */
+	stderr_log_init("sync_cgi");
 	while ((ch = getopt_long(argc, argv, "l:w:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """install_tree.py - `make install DESTDIR=...` into a temporary root.
 
 Checks the exact list of files installed (programs where their kind
 belongs, man pages, the lighttpd and Apache snippets, the systemd units,
 the README) and the empty 0700 state directory; that the snippets and
-units name the installed paths; then serves /sync and /async through a real
+units name the installed paths; that the Apache snippet sets
+ProxyFCGIBackendType only inside its own <Location>s; then serves /sync,
+/pool, /async (mode block) and /modes/timer/async through a real
 lighttpd started here from that tree: a wrapper configuration loads the
 modules Debian's conf-enabled files would and includes the installed
 lighttpd snippet, in which only the lines that name paths (the programs,
@@ -71,6 +74,20 @@ def port_answers(port):
             return True
     except OSError:
         return False
+
+
+def location_outside(text):
+    """The lines of an Apache configuration outside any <Location> block."""
+    depth, lines = 0, []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("<Location"):
+            depth += 1
+        elif stripped.startswith("</Location"):
+            depth -= 1
+        elif depth == 0:
+            lines.append(line)
+    return lines
 
 
 SNIPPET_PATH_VARS = ("syncasync_sync_cgi", "syncasync_async_fcgi",
@@ -142,16 +159,20 @@ include "%s"
                       "lighttpd started with the installed snippet"):
             return
         url = "http://127.0.0.1:%d" % port
-        for path, message in (("/sync", "sync example"), ("/async", "async example")):
+        for path, message, number in (("/sync", "sync example", 1),
+                                      ("/pool", "sync example", 2),
+                                      ("/async", "async example", 1),
+                                      ("/modes/timer/async", "async example", 1)):
             reply = request(url + path, timeout=30)
             body = reply.json() or {}
             tap.ok(reply.status == 200 and body.get("message") == message
-                   and body.get("request_no") == 1,
-                   "%s answers from the installed program" % path,
+                   and body.get("request_no") == number,
+                   "%s answers from the installed program (request %d)" % (path, number),
                    "status %r error %r body %r" % (reply.status, reply.error, reply.body[:300]))
-        reply = request(url + "/async", timeout=30)
-        tap.eq((reply.json() or {}).get("mode"), "timer",
-               "/async runs in the snippet's mode (timer)")
+        for path, mode in (("/async", "block"), ("/modes/timer/async", "timer")):
+            reply = request(url + path, timeout=30)
+            tap.eq((reply.json() or {}).get("mode"), mode,
+                   "%s runs in the snippet's mode (%s)" % (path, mode))
         reply = request(url + "/lab/", timeout=30)
         tap.ok(reply.status == 200 and b'src="lab.js"' in reply.body,
                "/lab/ serves the installed lab page", "status %r" % reply.status)
@@ -221,6 +242,7 @@ def main():
             paths["sbindir"] + "/async_fcgi",
             paths["cgidir"] + "/sync_cgi",
             paths["man1dir"] + "/syncasync-probe.1",
+            paths["man7dir"] + "/syncasync.7",
             paths["man8dir"] + "/sync_cgi.8",
             paths["man8dir"] + "/async_fcgi.8",
             paths["lighttpdconfdir"] + "/50-syncasync.conf",
@@ -229,8 +251,10 @@ def main():
         }
         expected |= {paths["labdir"] + "/" + name for name in ("index.html", "lab.css", "lab.js")}
         if paths["systemdsystemunitdir"]:
-            expected |= {paths["systemdsystemunitdir"] + "/async_fcgi.socket",
-                         paths["systemdsystemunitdir"] + "/async_fcgi.service"}
+            expected |= {paths["systemdsystemunitdir"] + "/" + unit for unit in (
+                "async_fcgi.socket", "async_fcgi.service", "async_fcgi-timer.socket",
+                "async_fcgi-timer.service", "syncasync-pool.socket",
+                "syncasync-pool.service")}
         got = files_under(root)
         tap.ok(got == expected, "exactly the expected %d files are installed" % len(expected),
                "missing: %s\nunexpected: %s" % (sorted(expected - got), sorted(got - expected)))
@@ -271,6 +295,11 @@ def main():
                and paths["state_dir"] in apache_text
                and "a2enmod cgid" in apache_text and "a2enmod proxy_fcgi" in apache_text,
                "the Apache snippet names sync_cgi, the state dir and the modules to a2enmod")
+        outside = [line.strip() for line in location_outside(apache_text)
+                   if line.strip().startswith("ProxyFCGIBackendType")]
+        tap.ok("ProxyFCGIBackendType GENERIC" in apache_text and not outside,
+               "the Apache snippet sets ProxyFCGIBackendType only in its <Location>s",
+               outside)
         if paths["systemdsystemunitdir"]:
             with open(root + paths["systemdsystemunitdir"] + "/async_fcgi.service") as f:
                 unit = f.read()
