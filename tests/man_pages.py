@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """man_pages.py - the man pages are clean and agree with the programs.
 
 For sync_cgi(8), async_fcgi(8) and syncasync-probe(1), as built (make
@@ -11,7 +12,13 @@ substitutes the paths into man/*.in):
     section, and every SYNCASYNC_ variable common/settings.c reads is in
     the backends' pages;
   - `--version` prints the version the page's .Os line names;
-  - the page has the sections a complete manual has here.
+  - the page has the sections a complete manual has here;
+  - DIAGNOSTICS names every line the program prints on stderr (the
+    fixed text of each fprintf(stderr, ...), die() and conn_log() in its
+    sources: the longest run of words between conversions);
+  - every command in EXAMPLES parses (`bash -n`), and every long option it
+    gives one of the programs is one that program's --help lists.
+syncasync(7), the overview, gets the lint and the examples' checks.
 It does not judge whether the prose is right.
 """
 import os
@@ -28,7 +35,20 @@ PROGRAMS = (
     ("syncasync-probe", "probe/syncasync-probe", "man/syncasync-probe.1", False),
 )
 SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "ENVIRONMENT", "EXIT STATUS",
-            "EXAMPLES", "SEE ALSO", "SECURITY CONSIDERATIONS")
+            "EXAMPLES", "DIAGNOSTICS", "SEE ALSO", "SECURITY CONSIDERATIONS")
+OVERVIEW = "man/syncasync.7"
+# Where each program's stderr lines are written (what DIAGNOSTICS lists).
+SOURCES = {
+    "sync_cgi": ("sync_cgi/main.c", "sync_cgi/sync_handler.c", "sync_cgi/worker.c",
+                 "common/listen.c"),
+    "async_fcgi": ("async_fcgi/main.c", "async_fcgi/async_handler.c",
+                   "async_fcgi/fcgi_conn.c", "common/listen.c"),
+    "syncasync-probe": ("probe/probe_main.c",),
+}
+LITERALS = r'((?:"(?:[^"\\\n]|\\.)*"\s*)+)'
+CALLS = (r"fprintf\(stderr,\s*" + LITERALS, r"\bdie\(\s*" + LITERALS,
+         r"\bconn_log\(\w+,\s*" + LITERALS)
+CONVERSION = r"%[-#0-9.*]*(?:ll|l|z|h|j)?[a-zA-Z]"
 
 
 def run(cmd):
@@ -70,27 +90,106 @@ def section(text, name):
     return m.group(1) if m else ""
 
 
+def stderr_lines(name):
+    """{fixed text: source file} of the lines a program writes on stderr."""
+    found = {}
+    for source in SOURCES[name]:
+        with open(os.path.join(SRCDIR, source)) as f:
+            code = f.read()
+        for pattern in CALLS:
+            for m in re.finditer(pattern, code):
+                text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1)))
+                text = text.replace("\\n", " ").replace('\\"', '"')
+                text = re.sub(r"^%s: " % re.escape(name), "", text)
+                pieces = [p.strip(" :;,.()\"'-") for p in re.split(CONVERSION, text)]
+                pieces = [p for p in pieces if len(p.split()) >= 2 or len(p) >= 8]
+                if pieces:
+                    found[max(pieces, key=len)] = source
+    return found
+
+
+def rendered(mandoc, path, name):
+    """A section of the page as mandoc renders it, whitespace collapsed."""
+    out = subprocess.run([mandoc, "-Tascii", path], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, timeout=30).stdout
+    out = re.sub(r".\x08", "", out)
+    m = re.search(r"^%s\n(.*?)(?=^[A-Z][A-Z ]+\n|\Z)" % re.escape(name), out, re.S | re.M)
+    return re.sub(r"\s+", " ", m.group(1)) if m else ""
+
+
+def example_commands(text):
+    """The shell commands of the EXAMPLES section's literal displays."""
+    commands = []
+    for block in re.findall(r"^\.Bd -literal[^\n]*\n(.*?)^\.Ed$", section(text, "EXAMPLES"),
+                            re.S | re.M):
+        current = None
+        for line in block.splitlines():
+            line = line.replace("\\e", "\\").replace("\\(dq", '"')
+            if current is not None:
+                current += "\n" + line
+            elif line.startswith(("$ ", "# ")):
+                current = line[2:]
+            else:
+                continue
+            if not current.endswith("\\"):
+                commands.append(current)
+                current = None
+    return commands
+
+
+def check_examples(tap, page, text, helps):
+    commands = example_commands(text)
+    tap.ok(commands, "%s: EXAMPLES has commands" % page)
+    bad, unknown = [], []
+    for command in commands:
+        parsed = subprocess.run(["bash", "-n", "-c", command], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, timeout=30)
+        if parsed.returncode != 0:
+            bad.append((command, parsed.stdout.strip()))
+        words = command.replace("\\\n", " ").split()
+        for i, word in enumerate(words):
+            program = os.path.basename(word)
+            if program in helps:
+                for option in words[i + 1:]:
+                    if option in ("--", "|", "&&", "&", ";"):
+                        break
+                    m = re.match(r"--([a-z][a-z0-9-]*)", option)
+                    if m and m.group(1) not in helps[program]:
+                        unknown.append((program, option))
+                break
+    tap.eq(bad, [], "%s: every example command parses (%d)" % (page, len(commands)))
+    tap.eq(unknown, [], "%s: every option an example gives our programs exists" % page)
+
+
 def settings_variables():
     with open(os.path.join(SRCDIR, "common", "settings.c")) as f:
         return set(re.findall(r'"(SYNCASYNC_[A-Z_]+)"', f.read()))
+
+
+def lint(tap, mandoc, page, page_path):
+    result = subprocess.run([mandoc, "-Tlint", "-W", "warning", page_path],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, timeout=30)
+    # mandoc also complains about the system's own out-of-date database.
+    report = [line for line in result.stdout.splitlines() if "mandoc.db" not in line]
+    tap.ok(result.returncode == 0 and not report,
+           "%s: mandoc -Tlint reports nothing above style level" % page,
+           "\n".join(report))
 
 
 def main():
     tap = Tap()
     mandoc = need_tool(tap, "MANDOC", "mandoc", "mandoc")
     read_by_settings = settings_variables()
+    helps = {}
+    for name, binary, _page, _backend in PROGRAMS:
+        helped = run([os.path.join(BUILDDIR, binary), "--help"])
+        helps[name] = help_options(helped.stdout)[0]
     for name, binary, page, backend in PROGRAMS:
         page_path = os.path.join(BUILDDIR, page)
         with open(page_path) as f:
             text = f.read()
-        lint = subprocess.run([mandoc, "-Tlint", "-W", "warning", page_path],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=30)
-        # mandoc also complains about the system's own out-of-date database.
-        report = [line for line in lint.stdout.splitlines() if "mandoc.db" not in line]
-        tap.ok(lint.returncode == 0 and not report,
-               "%s: mandoc -Tlint reports nothing above style level" % page,
-               "\n".join(report))
+        lint(tap, mandoc, page, page_path)
         style = subprocess.run([mandoc, "-Tlint", page_path], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, timeout=30)
         for line in style.stdout.splitlines():
@@ -132,6 +231,14 @@ def main():
                    % (name, len(read_by_settings)),
                    "missing: %s" % sorted(read_by_settings - page_env))
 
+        diagnostics = rendered(mandoc, page_path, "DIAGNOSTICS")
+        missing = sorted("%s (%s)" % (line, source)
+                         for line, source in stderr_lines(name).items()
+                         if line not in diagnostics)
+        tap.ok(not missing, "%s: DIAGNOSTICS names every line it prints on stderr (%d)"
+               % (page, len(stderr_lines(name))), "\n".join(missing))
+        check_examples(tap, page, text, helps)
+
         version = run([prog, "--version"])
         os_line = re.search(r"^\.Os syncasync (\S+)$", text, re.M)
         printed = version.stdout.split()
@@ -139,6 +246,13 @@ def main():
                and printed[-1] == os_line.group(1),
                "%s --version agrees with the page's version" % name,
                "--version: %r; .Os: %r" % (version.stdout, os_line and os_line.group(0)))
+    page_path = os.path.join(BUILDDIR, OVERVIEW)
+    with open(page_path) as f:
+        text = f.read()
+    lint(tap, mandoc, OVERVIEW, page_path)
+    tap.ok(not re.search(r"@[a-zA-Z_]+@", text),
+           "%s: every @variable@ was substituted" % OVERVIEW)
+    check_examples(tap, OVERVIEW, text, helps)
     tap.done()
 
 
