@@ -21,6 +21,7 @@ substitutes the paths into man/*.in):
 syncasync(7), the overview, gets the lint and the examples' checks.
 It does not judge whether the prose is right.
 """
+import glob
 import os
 import re
 import subprocess
@@ -39,10 +40,8 @@ SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "ENVIRONMENT", "EXIT STATUS",
 OVERVIEW = "man/syncasync.7"
 # Where each program's stderr lines are written (what DIAGNOSTICS lists).
 SOURCES = {
-    "sync_cgi": ("sync_cgi/main.c", "sync_cgi/sync_handler.c", "sync_cgi/worker.c",
-                 "common/listen.c"),
-    "async_fcgi": ("async_fcgi/main.c", "async_fcgi/async_handler.c",
-                   "async_fcgi/fcgi_conn.c", "common/listen.c"),
+    "sync_cgi": ("sync_cgi/*.c", "common/listen.c"),
+    "async_fcgi": ("async_fcgi/*.c", "common/listen.c"),
     "syncasync-probe": ("probe/probe_main.c",),
 }
 LITERALS = r'((?:"(?:[^"\\\n]|\\.)*"\s*)+)'
@@ -93,7 +92,8 @@ def section(text, name):
 def stderr_lines(name):
     """{fixed text: source file} of the lines a program writes on stderr."""
     found = {}
-    for source in SOURCES[name]:
+    for source in sorted(os.path.relpath(path, SRCDIR) for pattern in SOURCES[name]
+                         for path in glob.glob(os.path.join(SRCDIR, pattern))):
         with open(os.path.join(SRCDIR, source)) as f:
             code = f.read()
         for pattern in CALLS:
