@@ -18,6 +18,8 @@ come from 10 processes; upstream keepalive really reuses connections:
 than requests (/async/stats connections_accepted), while lighttpd would
 open one per request.
 """
+import ctypes
+import errno
 import os
 import re
 import shutil
@@ -32,6 +34,47 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BUILDDIR, SRCDIR, Tap, check_experiment, need_tool, request  # noqa: E402
 
 SLEEP = 2.0
+PR_SET_CHILD_SUBREAPER = 36     # prctl(2)
+
+
+def become_subreaper():
+    """fcgiwrap -c N forks N workers that outlive a SIGTERMed parent: make
+    orphans of what this test starts its children, so it can reap them."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def group_members(pgid):
+    """Live (not zombie) processes of process group pgid."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry))
+    return members
+
+
+def reap_orphans(timeout=10):
+    """Waits for every child left (orphans re-parented here included)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        except OSError as e:
+            if e.errno == errno.EINTR:
+                continue
+            raise
+        if pid == 0:
+            time.sleep(0.05)
+    return False
 
 
 def free_port():
@@ -113,6 +156,8 @@ def main():
     procs = Processes()
     nginx_proc = None
     backend_log = None
+    fcgiwrap_proc = None
+    subreaper = False
     try:
         os.mkdir(os.path.join(run_dir, "state"), 0o700)
         env = dict(os.environ, SYNCASYNC_SLEEP_SECONDS="%g" % SLEEP, SYNCASYNC_SLEEP_ON="5")
@@ -144,9 +189,12 @@ def main():
 
         for name in ("async", "timer", "pool"):
             start_backend(name)
-        # fcgiwrap's own environment is not the CGI's: nginx's parameters are.
-        procs.start([fcgiwrap, "-f", "-c", "4", "-s", "unix:" + socks["fcgiwrap"]],
-                    stderr=subprocess.DEVNULL)
+        # fcgiwrap's own environment is not the CGI's: nginx's parameters
+        # are.  Its own process group, so that its workers stop with it.
+        subreaper = become_subreaper()
+        fcgiwrap_proc = procs.start([fcgiwrap, "-f", "-c", "4", "-s",
+                                     "unix:" + socks["fcgiwrap"]],
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
         ready = all(wait_until(lambda p=p: connects(p)) for p in socks.values())
         if not tap.ok(ready, "the backends and fcgiwrap listen on their sockets",
                       [p for p in socks.values() if not connects(p)]):
@@ -248,7 +296,20 @@ def main():
                 nginx_proc.kill()
                 nginx_proc.wait()
             nginx_proc.stderr.close()
+        if fcgiwrap_proc is not None and fcgiwrap_proc.poll() is None:
+            # The group whose id is the pid started here: fcgiwrap's workers.
+            os.killpg(fcgiwrap_proc.pid, signal.SIGTERM)
         procs.stop()
+        if fcgiwrap_proc is not None:
+            deadline = time.time() + 10
+            while group_members(fcgiwrap_proc.pid) and time.time() < deadline:
+                time.sleep(0.05)
+            left = group_members(fcgiwrap_proc.pid)
+            if left:
+                os.killpg(fcgiwrap_proc.pid, signal.SIGKILL)
+            tap.eq(left, [], "fcgiwrap and its workers are gone after SIGTERM to its group")
+        if subreaper:
+            tap.ok(reap_orphans(), "every process the test started is reaped (no zombies)")
         if backend_log is not None:
             backend_log.close()
         if tap.failed:
