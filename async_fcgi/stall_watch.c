@@ -90,10 +90,13 @@ struct stall_watch {
 	struct stall_capture cap;
 
 	/* The watchdog thread's own. */
-	Dwfl		*dwfl;		/* the process's modules, kept loaded */
+	Dwfl		*dwfl;		/* for the block being reported */
 	size_t		 shown_nips;	/* the stack printed last */
 	unw_word_t	 shown_ips[SA_STALL_FRAMES];
 	int		 named;		/* the block's request is known */
+	char		 frame_text[SA_STALL_FRAMES][SA_STALL_FRAME_TEXT];
+	const char	*missing[STALL_WATCH_MISSING_MAX];	/* modules */
+	size_t		 nmissing;
 
 	/* Shared with stall_watch_snapshot(), under stats_lock. */
 	pthread_mutex_t	 stats_lock;
@@ -424,18 +427,9 @@ stall_watch_find_debuginfo(Dwfl_Module *mod, void **userdata,
 	    file_name, debuglink_file, debuglink_crc, debuginfo_file_name);
 }
 
-/* Loads one module's symbol table now rather than during a report. */
-static int
-stall_watch_dwfl_warm(Dwfl_Module *mod, void **userdata, const char *name,
-    Dwarf_Addr start, void *arg)
-{
-	dwfl_module_getsymtab(mod);
-	return DWARF_CB_OK;
-}
-
 /*
  * Reports the process's modules to the watchdog's Dwfl, opening it the
- * first time; modules mapped since (dlopen) are added, the others kept.
+ * first time in a block; modules mapped since (dlopen) are added.
  * Returns 0, or -1 when libdw cannot read this process (frames are then
  * shown as bare addresses).
  */
@@ -464,49 +458,55 @@ stall_watch_dwfl_refresh(struct stall_watch *watch)
 	return 0;
 }
 
-/* Logs the captured stack and keeps its top frames in rec. */
+/* Names the captured frames into watch->frame_text and keeps the top ones
+ * in rec. */
 static void
-stall_watch_log_stack(struct stall_watch *watch,
+stall_watch_symbolise(struct stall_watch *watch,
     struct stall_watch_record *rec)
 {
 	const struct stall_capture *cap = &watch->cap;
-	const char *missing[STALL_WATCH_MISSING_MAX];
-	size_t nmissing = 0;
-	char text[SA_STALL_FRAME_TEXT];
 
 	if (watch->shown_nips == 0)	/* the block's first stack */
 		stall_watch_dwfl_refresh(watch);
-	if (!cap->unwound || cap->nips == 0) {
-		stall_watch_log(watch, "  (the loop's stack could not be "
-		    "unwound)");
-		rec->nframes = 0;
-		return;
-	}
+	watch->nmissing = 0;
 	rec->nframes = 0;
 	for (size_t i = 0; i < cap->nips; i++) {
+		char *text = watch->frame_text[i];
 		const char *module;
 		int nosym;
 
 		stall_watch_frame_text(watch, cap->ips[i], i == 0, text,
-		    sizeof(text), &module, &nosym);
-		stall_watch_log(watch, "  #%zu %s", i, text);
+		    SA_STALL_FRAME_TEXT, &module, &nosym);
 		if (rec->nframes < SA_STALL_FRAMES_KEPT)
 			memcpy(rec->frames[rec->nframes++], text,
-			    sizeof(text));
+			    SA_STALL_FRAME_TEXT);
 		if (nosym && module != NULL) {
 			size_t k;
 
-			for (k = 0; k < nmissing; k++)
-				if (strcmp(missing[k], module) == 0)
+			for (k = 0; k < watch->nmissing; k++)
+				if (strcmp(watch->missing[k], module) == 0)
 					break;
-			if (k == nmissing && nmissing < STALL_WATCH_MISSING_MAX)
-				missing[nmissing++] = module;
+			if (k == watch->nmissing &&
+			    watch->nmissing < STALL_WATCH_MISSING_MAX)
+				watch->missing[watch->nmissing++] = module;
 		}
 	}
-	for (size_t k = 0; k < nmissing; k++)
+}
+
+static void
+stall_watch_log_stack(struct stall_watch *watch)
+{
+	const struct stall_capture *cap = &watch->cap;
+
+	if (!cap->unwound || cap->nips == 0)
+		stall_watch_log(watch, "  (the loop's stack could not be "
+		    "unwound)");
+	for (size_t i = 0; i < cap->nips; i++)
+		stall_watch_log(watch, "  #%zu %s", i, watch->frame_text[i]);
+	for (size_t k = 0; k < watch->nmissing; k++)
 		stall_watch_log(watch, "  symbols are missing for %s (stripped:"
 		    " build with -g and keep the symbols, or install its debug"
-		    " symbols package)", missing[k]);
+		    " symbols package)", watch->missing[k]);
 }
 
 static void
@@ -515,6 +515,10 @@ stall_watch_describe(const struct stall_watch_record *rec, char *out,
 {
 	if (!rec->in_request)
 		snprintf(out, size, "by a callback outside any request");
+	else if (rec->request_no == 0)
+		snprintf(out, size, "by a request not numbered yet (%s %s)",
+		    rec->method[0] ? rec->method : "?",
+		    rec->uri[0] ? rec->uri : "?");
 	else
 		snprintf(out, size,
 		    "by request #%llu (%s %s, mode %s, work %s)",
@@ -578,30 +582,32 @@ stall_watch_report_live(struct stall_watch *watch, uint64_t gen,
 		}
 	}
 	rec->duration_us = elapsed_us;
-	stall_watch_publish(watch, rec, first);
 	if (!answered) {
+		stall_watch_publish(watch, rec, first);
 		stall_watch_log(watch, "the loop has been blocked for %lld ms"
 		    " (the loop thread did not answer the stack request)",
 		    (long long)(elapsed_us / 1000));
-	} else {
-		stall_watch_describe(rec, who, sizeof(who));
-		same = watch->shown_nips != 0 &&
-		    cap->nips == watch->shown_nips &&
-		    memcmp(cap->ips, watch->shown_ips,
-		    cap->nips * sizeof(cap->ips[0])) == 0;
-		stall_watch_log(watch, "the loop has been blocked for %lld ms "
-		    "%s%s", (long long)(elapsed_us / 1000), who,
-		    same ? "; same stack" : "");
-		if (!same) {
-			stall_watch_log_stack(watch, rec);
-			watch->shown_nips = cap->nips;
-			memcpy(watch->shown_ips, cap->ips,
-			    cap->nips * sizeof(cap->ips[0]));
-		}
-		atomic_store(&cap->state, STALL_CAPTURE_IDLE);
+		return 0;
 	}
-
-	stall_watch_publish(watch, rec, 0);	/* now with its frames */
+	same = watch->shown_nips != 0 && cap->nips == watch->shown_nips &&
+	    memcmp(cap->ips, watch->shown_ips,
+	    cap->nips * sizeof(cap->ips[0])) == 0;
+	/* The line first: naming a stack may take a while (libdw reads the
+	 * symbol tables at a block's first one).  The stats have the frames
+	 * before their lines. */
+	stall_watch_publish(watch, rec, first);
+	stall_watch_describe(rec, who, sizeof(who));
+	stall_watch_log(watch, "the loop has been blocked for %lld ms %s%s",
+	    (long long)(elapsed_us / 1000), who, same ? "; same stack" : "");
+	if (!same) {
+		stall_watch_symbolise(watch, rec);
+		stall_watch_publish(watch, rec, 0);
+		stall_watch_log_stack(watch);
+		watch->shown_nips = cap->nips;
+		memcpy(watch->shown_ips, cap->ips,
+		    cap->nips * sizeof(cap->ips[0]));
+	}
+	atomic_store(&cap->state, STALL_CAPTURE_IDLE);
 	return 0;
 }
 
@@ -632,6 +638,12 @@ stall_watch_report_end(struct stall_watch *watch,
 	else
 		stall_watch_log(watch, "the loop was blocked %lld ms; it is "
 		    "running again", (long long)(total_us / 1000));
+	/* Its files stay open only while a block is reported: the server
+	 * counts its descriptors. */
+	if (watch->dwfl != NULL) {
+		dwfl_end(watch->dwfl);
+		watch->dwfl = NULL;
+	}
 }
 
 static void *
@@ -645,10 +657,6 @@ stall_watch_main(void *arg)
 	int64_t next_us = watch->stall_us;
 	int reporting = 0;
 
-	/* The symbol tables are read before the first block, not during
-	 * it: 10 ms here, most of a second under valgrind. */
-	if (stall_watch_dwfl_refresh(watch) == 0)
-		dwfl_getmodules(watch->dwfl, stall_watch_dwfl_warm, NULL, 0);
 	seen_gen = atomic_load_explicit(&watch->gen, memory_order_acquire);
 	seen_at = sampled_at = clock_mono_us();
 	sem_post(&watch->started);

@@ -111,7 +111,8 @@ struct stall_watch *stall_watch_start(const struct stall_watch_config *cfg,
 void stall_watch_stop(struct stall_watch *watch);
 
 /* Loop thread only.  The loop enters a callback for req (NULL: for no
- * request); leave ends it.  Not nested.  watch may be NULL (disabled). */
+ * request); leave ends it.  Entering again before leaving starts a new
+ * block (say, once the request has its number).  watch may be NULL. */
 void stall_watch_enter(struct stall_watch *watch,
     const struct stall_watch_request *req);
 void stall_watch_leave(struct stall_watch *watch);

@@ -473,7 +473,9 @@ test_sleep(void)
 		due_ms *= 2;
 	}
 	printf("# %zu live reports in a 1 s block\n", headlines);
-	TAP_OK(headlines >= 3 && headlines <= 6,
+	/* 100, 200, 400, 800 ms; under valgrind naming the first stack
+	 * takes most of a second, and the 200 and 400 are skipped. */
+	TAP_OK(headlines >= 2 && headlines <= 6,
 	    "sleep: repeats, not one line per tick");
 	TAP_OK(widening, "sleep: the k-th repeat no sooner than 2^k stall_ms");
 	TAP_OK(log_count_of("; same stack") == headlines - 1,
@@ -524,8 +526,8 @@ live_probe_main(void *arg)
 {
 	struct live_probe *lp = arg;
 
-	/* The second report: the first one's frames are in by then. */
-	if (log_wait_for("; same stack", 5000) >= 0 &&
+	/* The stats have the frames before their lines. */
+	if (log_wait_for("async_fcgi: watchdog:   #0 ", 5000) >= 0 &&
 	    atomic_load(&loop_blocking)) {
 		stall_watch_snapshot(atomic_load(&lp->fl->watch), &lp->now);
 		lp->seen = 1;
