@@ -61,6 +61,10 @@ static size_t log_count;
 static struct test_line log_lines[LINES_MAX];
 static atomic_int loop_blocking;
 static int log_to_stdout;	/* the stripped child prints what it sees */
+/* UNIT_STALL_SLOW (make check-valgrind): valgrind runs threads one at a
+ * time, ten to fifty times slower; the timing bounds of a live report
+ * widen, the plain, ASan and TSan runs keep them tight. */
+static int slow;
 
 static void
 test_log(void *ctx, const char *line)
@@ -444,7 +448,7 @@ test_sleep(void)
 		printf("# first report %lld ms after the block began\n",
 		    (long long)late_ms);
 		TAP_OK(late_ms >= STALL_MS - 10 &&
-		    late_ms <= 2 * STALL_MS + SLACK_MS,
+		    late_ms <= (slow ? 4 : 2) * STALL_MS + SLACK_MS,
 		    "sleep: within stall_ms plus one interval");
 	}
 	TAP_OK(strstr(log_lines[first].text, "async_fcgi: watchdog: the loop "
@@ -474,8 +478,9 @@ test_sleep(void)
 	}
 	printf("# %zu live reports in a 1 s block\n", headlines);
 	/* 100, 200, 400, 800 ms; under valgrind naming the first stack
-	 * takes most of a second, and the 200 and 400 are skipped. */
-	TAP_OK(headlines >= 2 && headlines <= 6,
+	 * takes most of a second, and the 200 and 400 are skipped (and on a
+	 * loaded machine the 800 too). */
+	TAP_OK(headlines >= (slow ? 1U : 2U) && headlines <= 6,
 	    "sleep: repeats, not one line per tick");
 	TAP_OK(widening, "sleep: the k-th repeat no sooner than 2^k stall_ms");
 	TAP_OK(log_count_of("; same stack") == headlines - 1,
@@ -831,6 +836,7 @@ main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--stripped-child") == 0)
 		return stripped_child();
 	alarm(ALARM_S);
+	slow = getenv("UNIT_STALL_SLOW") != NULL;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	test_sleep();
