@@ -47,6 +47,9 @@ struct async_app {
 	struct work_driver     *driver;		/* db or http work, attached */
 	long			loop_tid;
 	long			pid;
+	void			(*on_block)(void *, uint64_t, const char *,
+				    const char *);
+	void			*on_block_ctx;
 };
 
 struct async_call {
@@ -459,6 +462,15 @@ call_wait_start(struct async_call *call, enum call_wait wait)
 	return 0;
 }
 
+void
+async_handler_on_block(struct async_app *app,
+    void (*fn)(void *ctx, uint64_t request_no, const char *mode,
+    const char *work), void *ctx)
+{
+	app->on_block = fn;
+	app->on_block_ctx = ctx;
+}
+
 struct async_call *
 async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
     void (*done)(void *owner), void *owner, enum async_start *start)
@@ -494,6 +506,10 @@ async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
 		call_finish(call);
 	else if (wait == CALL_READY) {
 		/* Mode block: the experiment's mistake, on purpose. */
+		if (app->on_block != NULL)
+			app->on_block(app->on_block_ctx, call->plan.request_no,
+			    async_call_mode(call),
+			    settings_work_name(app->settings.work));
 		call_block(call);
 		call_finish(call);
 	} else {

@@ -70,6 +70,13 @@ struct async_call *async_handler_start(struct async_app *app,
     handler_param_fn param, void *ctx, void (*done)(void *owner),
     void *owner, enum async_start *start);
 
+/* fn(ctx, request_no, mode, work) runs on the loop thread right before a
+ * request blocks it (mode block), so that a detector can name it; NULL:
+ * none. */
+void async_handler_on_block(struct async_app *app,
+    void (*fn)(void *ctx, uint64_t request_no, const char *mode,
+    const char *work), void *ctx);
+
 /* A request refused before the application sees it (a body past
  * --max-stdin): a ready call holding the JSON error with status (headers
  * only for head).  NULL when out of memory. */

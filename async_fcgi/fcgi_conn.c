@@ -252,6 +252,8 @@ conn_run(struct fcgi_conn *c)
 	/* The peer is silent while we work: only writes may time out. */
 	bufferevent_set_timeouts(c->bev, NULL, &set->idle);
 	t0 = clock_mono_us();
+	watchdog_enter(set->watchdog, fcgi_request_param(&c->req,
+	    "REQUEST_METHOD"), fcgi_request_param(&c->req, "REQUEST_URI"));
 	if (fcgi_request_stdin_over(&c->req)) {
 		const char *method = fcgi_request_param(&c->req,
 		    "REQUEST_METHOD");
@@ -262,6 +264,7 @@ conn_run(struct fcgi_conn *c)
 	} else
 		c->call = async_handler_start(set->app, conn_param, c,
 		    conn_done, c, &start);
+	watchdog_leave(set->watchdog);	/* before the params go */
 	if (c->call == NULL) {
 		set->stats->in_flight--;
 		conn_log(c, "out of memory starting a request");

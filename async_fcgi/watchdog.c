@@ -10,6 +10,7 @@
 
 #include "async_fcgi/async_handler.h"
 #include "async_fcgi/loop_io.h"
+#include "async_fcgi/stall_watch.h"
 #include "async_fcgi/watchdog.h"
 #include "common/clock.h"
 #include "common/limits.h"
@@ -22,6 +23,9 @@ struct watchdog {
 	int64_t			 hold_us;	/* longest handler run since */
 	uint64_t		 hold_request;
 	const char		*hold_mode;
+	/* The live detector: it speaks while the loop is still blocked. */
+	struct stall_watch	*live;
+	struct stall_watch_request req;	/* the callback now running */
 };
 
 /* How late the tick is now, in microseconds (negative: not due yet). */
@@ -83,6 +87,19 @@ watchdog_new(struct event_base *base, unsigned stall_ms,
 	dog->stats = stats;
 	dog->stall_ms = stall_ms;
 	dog->tick_mono_us = clock_mono_us();
+	{
+		struct stall_watch_config cfg = {
+			.stall_ms = stall_ms,
+			.prefix = "async_fcgi: watchdog: ",
+		};
+		char err[SA_ERROR_MAX];
+
+		/* Without it the timer above still reports, afterwards. */
+		if ((dog->live = stall_watch_start(&cfg, err,
+		    sizeof(err))) == NULL)
+			fprintf(stderr, "async_fcgi: watchdog: %s; stalls are "
+			    "reported only once the loop is back\n", err);
+	}
 	return dog;
 }
 
@@ -91,6 +108,7 @@ watchdog_free(struct watchdog *dog)
 {
 	if (dog == NULL)
 		return;
+	stall_watch_stop(dog->live);
 	loop_timer_free(dog->tick);
 	free(dog);
 }
@@ -113,4 +131,31 @@ watchdog_note(struct watchdog *dog, uint64_t request_no, const char *mode,
 	    watchdog_late(dog, now = clock_mono_us()) >=
 	    (int64_t)dog->stall_ms * 1000)
 		watchdog_tick(dog, now);
+}
+
+void
+watchdog_enter(struct watchdog *dog, const char *method, const char *uri)
+{
+	dog->req = (struct stall_watch_request){ .method = method,
+	    .uri = uri };
+	stall_watch_enter(dog->live, &dog->req);
+}
+
+void
+watchdog_block(void *arg, uint64_t request_no, const char *mode,
+    const char *work)
+{
+	struct watchdog *dog = arg;
+
+	dog->req.number = request_no;
+	dog->req.mode = mode;
+	dog->req.work = work;
+	/* Entering again publishes the whole descriptor before the block. */
+	stall_watch_enter(dog->live, &dog->req);
+}
+
+void
+watchdog_leave(struct watchdog *dog)
+{
+	stall_watch_leave(dog->live);
 }

@@ -23,4 +23,17 @@ void watchdog_free(struct watchdog *dog);	/* NULL is a no-op */
 void watchdog_note(struct watchdog *dog, uint64_t request_no,
     const char *mode, int64_t held_us);
 
+/*
+ * The live detector (stall_watch.h), which names a request while it still
+ * blocks the loop.  The connection layer brackets each request's callback
+ * with watchdog_enter() and watchdog_leave() (method and uri stay valid
+ * until then); the application calls watchdog_block() (dog as arg, see
+ * async_handler_on_block()) when the request it numbered is about to block.
+ */
+void watchdog_enter(struct watchdog *dog, const char *method,
+    const char *uri);
+void watchdog_block(void *dog, uint64_t request_no, const char *mode,
+    const char *work);
+void watchdog_leave(struct watchdog *dog);
+
 #endif

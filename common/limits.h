@@ -65,6 +65,18 @@
 #define SA_LOG_LINE_MAX		1024			/* bytes per syslog line (stderr_log.c) */
 #define SA_WATCHDOG_STALL_MS	100UL			/* stall worth a log line */
 
+/* The stall detector (async_fcgi/stall_watch.c). */
+#define SA_STALL_MS_MAX		60000UL			/* 1 min, longest threshold */
+#define SA_STALL_REPEAT_MAX_MS	5000UL			/* 5 s, widest step between
+							   reports of one block */
+#define SA_STALL_ANSWER_MS	250UL			/* wait for the loop's stack */
+#define SA_STALL_FRAMES		64			/* frames captured */
+#define SA_STALL_FRAMES_KEPT	8			/* frames kept per record */
+#define SA_STALL_FRAME_TEXT	160			/* bytes of one frame's text */
+#define SA_STALL_RECENT		4			/* finished blocks kept */
+#define SA_STALL_URI_MAX	256			/* bytes of a URI kept */
+#define SA_STALL_FIELD_MAX	16			/* bytes of method, mode, work */
+
 /*
  * A limit as a string literal, for messages that are constants:
  * SA_TEXT(SA_SLEEP_MAX_S) is "3600".  Only for limits written as one
