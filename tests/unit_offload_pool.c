@@ -46,6 +46,7 @@ struct test_job {
 	int			gate_fd;	/* blocks on it, or -1 */
 	long			hook_tid;	/* where the hook ran */
 	int			hook_fd;	/* the hook writes to it */
+	atomic_int		hook_armed;	/* hooked_work set it */
 };
 
 static long main_tid;
@@ -360,6 +361,7 @@ hooked_work(struct offload_job *job)
 	tj->work_runs++;
 	if (cancel_hook_set(job->token, hook_unblock, tj) == -1)
 		return;		/* cancelled already: skip the call */
+	atomic_store(&tj->hook_armed, 1);
 	while (read(tj->gate_fd, &byte, 1) == -1)
 		;
 	cancel_hook_clear(job->token);
@@ -467,12 +469,16 @@ test_cancel_running(void)
 	test_job_kind(&hooked, hooked_work, fds[0]);
 	hooked.hook_fd = fds[1];
 	offload_pool_submit(pool, &hooked.job);
-	TAP_OK(spin_until_busy(pool, 1), "hook: the call blocks");
-	/* The hook may not be set yet: then work() skips the call. */
-	offload_pool_cancel(pool, &hooked.job);
+	TAP_OK(spin_until_busy(pool, 1), "hook: the job runs");
+	while (!atomic_load(&hooked.hook_armed))	/* bounded by alarm() */
+		sched_yield();
+	start = now_ms();
+	TAP_EQ_INT(offload_pool_cancel(pool, &hooked.job),
+	    OFFLOAD_CANCEL_STOPPING, "hook: the blocked call cancelled");
 	TAP_OK(drain_until(pool, &hooked), "hook: done() came");
-	TAP_OK(hooked.hook_tid == main_tid || hooked.hook_tid == 0,
-	    "hook: ran on the cancelling thread (or was not needed)");
+	TAP_OK(now_ms() - start < 1000, "hook: the call ended within 1 s");
+	TAP_EQ_INT(hooked.hook_tid, main_tid,
+	    "hook: ran once, on the cancelling thread");
 
 	/* The worker's next job starts with a fresh token. */
 	test_jobs_init(&honest, 1, 0);
