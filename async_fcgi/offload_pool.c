@@ -456,13 +456,7 @@ offload_pool_stop(struct offload_pool *pool, unsigned deadline_ms)
 	unsigned	 i, left;
 	int		 rc = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)(deadline_ms / 1000);
-	deadline.tv_nsec += (long)(deadline_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	cancel_deadline((uint64_t)deadline_ms * 1000, &deadline);
 	pthread_mutex_lock(&pool->lock);
 	if (!pool->stopping) {
 		pool->stopping = 1;

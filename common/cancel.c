@@ -84,6 +84,18 @@ cancel_requested(struct cancel_token *token)
 	return token != NULL && atomic_load(&token->requested) != 0;
 }
 
+void
+cancel_deadline(uint64_t us, struct timespec *deadline)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += (time_t)(us / 1000000);
+	deadline->tv_nsec += (long)(us % 1000000) * 1000L;
+	if (deadline->tv_nsec >= 1000000000L) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000L;
+	}
+}
+
 int
 cancel_sleep_us(struct cancel_token *token, uint64_t us)
 {
@@ -94,13 +106,7 @@ cancel_sleep_us(struct cancel_token *token, uint64_t us)
 		clock_sleep_us(us);
 		return 0;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)(us / 1000000);
-	deadline.tv_nsec += (long)(us % 1000000) * 1000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	cancel_deadline(us, &deadline);
 	pthread_mutex_lock(&token->lock);
 	/* 0 is a (possibly spurious) wake-up; ETIMEDOUT or an error ends. */
 	while (!atomic_load(&token->requested) && rc == 0)

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 /*
  * Runs inside cancel_request(), on the requesting thread, with the token's
@@ -66,6 +67,10 @@ int cancel_requested(struct cancel_token *token);
  * soon as the token is (or already was) cancelled.  NULL: a plain sleep.
  */
 int cancel_sleep_us(struct cancel_token *token, uint64_t us);
+
+/* CLOCK_MONOTONIC now + us, as pthread_cond_timedwait() wants it for a
+ * condition variable on that clock (the token's, the offload pool's). */
+void cancel_deadline(uint64_t us, struct timespec *deadline);
 
 /*
  * The working side, around one interruptible blocking call: set registers
