@@ -12,6 +12,8 @@
  * are called through pointers. */
 #define CURL_DISABLE_TYPECHECK 1
 
+#include <sys/eventfd.h>
+
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <libpq-fe.h>
@@ -19,7 +21,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/cancel.h"
 #include "common/clock.h"
 #include "common/work_blocking.h"
 
@@ -34,6 +38,14 @@ static struct {
 	__typeof__(&PQclear)			clear;
 	__typeof__(&PQfinish)			finish;
 	__typeof__(&PQsocket)			socket;
+	/* The cancellable query (work_blocking_run_cancellable). */
+	__typeof__(&PQsendQueryParams)		send_query_params;
+	__typeof__(&PQgetResult)		get_result;
+	__typeof__(&PQconsumeInput)		consume_input;
+	__typeof__(&PQisBusy)			is_busy;
+	__typeof__(&PQgetCancel)		get_cancel;
+	__typeof__(&PQcancel)			cancel;
+	__typeof__(&PQfreeCancel)		free_cancel;
 } pq;
 
 static struct {
@@ -63,6 +75,13 @@ static const struct symbol pq_symbols[] = {
 	{ "PQclear", &pq.clear },
 	{ "PQfinish", &pq.finish },
 	{ "PQsocket", &pq.socket },
+	{ "PQsendQueryParams", &pq.send_query_params },
+	{ "PQgetResult", &pq.get_result },
+	{ "PQconsumeInput", &pq.consume_input },
+	{ "PQisBusy", &pq.is_busy },
+	{ "PQgetCancel", &pq.get_cancel },
+	{ "PQcancel", &pq.cancel },
+	{ "PQfreeCancel", &pq.free_cancel },
 	{ NULL, NULL },
 };
 
@@ -191,11 +210,82 @@ work_blocking_release(void)
 	}
 }
 
+/* The cancellable query's wake-up: the token's hook writes to an eventfd
+ * (microseconds, on the cancelling thread); the worker, which waits on it
+ * beside the connection, sends PQcancel itself. */
+struct db_cancel {
+	PGcancel	*cancel;
+	int		 wake_fd;
+};
+
+static void
+db_cancel_hook(void *arg)
+{
+	struct db_cancel *dc = arg;
+	uint64_t one = 1;
+
+	if (write(dc->wake_fd, &one, sizeof(one)) < 0)
+		return;		/* EAGAIN: readable already */
+}
+
+/*
+ * PQexecParams, but waiting on the connection and on token's wake-up: once
+ * the token is cancelled it sends PQcancel from this thread, and again
+ * every second while the query still runs (a cancel that reached the server
+ * before the query did is dropped there).  The last result, or NULL (see
+ * PQerrorMessage; also when cancelled before the query was sent).
+ */
+static PGresult *
+db_exec_cancellable(PGconn *conn, const char *const *values,
+    struct cancel_token *token)
+{
+	struct db_cancel dc;
+	struct pollfd pfd[2];
+	PGresult *res, *last = NULL;
+	char errbuf[256];
+	int64_t next_cancel_us = 0;
+	uint64_t count;
+
+	if ((dc.cancel = pq.get_cancel(conn)) == NULL)
+		return NULL;
+	if ((dc.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+		pq.free_cancel(dc.cancel);
+		return NULL;
+	}
+	if (cancel_hook_set(token, db_cancel_hook, &dc) == 0 &&
+	    pq.send_query_params(conn, WORK_DB_QUERY, 1, NULL, values, NULL,
+	    NULL, 0) == 1) {
+		pfd[0] = (struct pollfd){ .fd = pq.socket(conn),
+		    .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = dc.wake_fd, .events = POLLIN };
+		while (pq.consume_input(conn) == 1 && pq.is_busy(conn)) {
+			if (cancel_requested(token) &&
+			    clock_mono_us() >= next_cancel_us) {
+				(void)pq.cancel(dc.cancel, errbuf,
+				    sizeof(errbuf));
+				next_cancel_us = clock_mono_us() + 1000000;
+			}
+			(void)poll(pfd, 2, cancel_requested(token) ? 1000 : -1);
+			if ((pfd[1].revents & POLLIN) != 0 &&
+			    read(dc.wake_fd, &count, sizeof(count)) < 0)
+				count = 0;	/* EAGAIN: nothing to reset */
+		}
+		while ((res = pq.get_result(conn)) != NULL) {
+			pq.clear(last);
+			last = res;
+		}
+	}
+	cancel_hook_clear(token);	/* dc may go now */
+	close(dc.wake_fd);
+	pq.free_cancel(dc.cancel);
+	return last;
+}
+
 /* The query on *connp, which it opens, reuses or replaces (NULL once
- * closed). */
+ * closed); cancellable through token (or NULL). */
 static void
 run_db_on(const struct settings *settings, uint64_t sleep_us,
-    struct work_result *result, PGconn **connp)
+    struct cancel_token *token, struct work_result *result, PGconn **connp)
 {
 	char seconds[32];
 	const char *values[1] = { seconds };
@@ -220,9 +310,13 @@ run_db_on(const struct settings *settings, uint64_t sleep_us,
 		}
 	}
 	work_seconds_text(sleep_us, seconds, sizeof(seconds));
-	res = pq.exec_params(*connp, WORK_DB_QUERY, 1, NULL, values, NULL,
-	    NULL, 0);
-	if (res == NULL || pq.result_status(res) != PGRES_TUPLES_OK)
+	res = token == NULL ? pq.exec_params(*connp, WORK_DB_QUERY, 1, NULL,
+	    values, NULL, NULL, 0) : db_exec_cancellable(*connp, values, token);
+	if ((res == NULL || pq.result_status(res) != PGRES_TUPLES_OK) &&
+	    cancel_requested(token))
+		work_result_set(result, WORK_STATUS_CANCELLED, "database query "
+		    "cancelled", NULL);
+	else if (res == NULL || pq.result_status(res) != PGRES_TUPLES_OK)
 		work_result_set(result, 502, "database query failed",
 		    res != NULL ? pq.result_error_message(res) :
 		    pq.error_message(*connp));
@@ -236,13 +330,13 @@ run_db_on(const struct settings *settings, uint64_t sleep_us,
 /* On this thread's own connection. */
 static void
 run_db(const struct settings *settings, uint64_t sleep_us,
-    struct work_result *result)
+    struct cancel_token *token, struct work_result *result)
 {
 	PGconn *conn;
 
 	pthread_once(&work_db_once, db_key_create);
 	conn = pthread_getspecific(work_db_key);
-	run_db_on(settings, sleep_us, result, &conn);
+	run_db_on(settings, sleep_us, token, result, &conn);
 	pthread_setspecific(work_db_key, conn);
 }
 
@@ -310,9 +404,23 @@ work_blocking_curl_finish(void *easy, int code, const char *errbuf,
 	}
 }
 
+/* libcurl's progress callback: non-zero aborts the transfer
+ * (CURLE_ABORTED_BY_CALLBACK).  libcurl calls it at least once a second,
+ * also while no data moves. */
+static int
+curl_cancelled(void *token, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return cancel_requested(token);
+}
+
 static void
 run_http(const struct settings *settings, uint64_t sleep_us,
-    struct work_result *result)
+    struct cancel_token *token, struct work_result *result)
 {
 	char url[SA_WORK_URL_MAX + 32], errbuf[CURL_ERROR_SIZE];
 	CURL *easy;
@@ -332,14 +440,35 @@ run_http(const struct settings *settings, uint64_t sleep_us,
 			cu.easy_cleanup(easy);
 		return;
 	}
+	if (token != NULL && (cu.easy_setopt(easy, CURLOPT_XFERINFOFUNCTION,
+	    curl_cancelled) != CURLE_OK || cu.easy_setopt(easy,
+	    CURLOPT_XFERINFODATA, token) != CURLE_OK ||
+	    cu.easy_setopt(easy, CURLOPT_NOPROGRESS, 0L) != CURLE_OK)) {
+		work_result_set(result, 502, "upstream request failed",
+		    "cannot set up a libcurl handle");
+		cu.easy_cleanup(easy);
+		return;
+	}
 	code = cu.easy_perform(easy);
-	work_blocking_curl_finish(easy, (int)code, errbuf,
-	    settings->upstream_timeout_us, result);
+	if (code == CURLE_ABORTED_BY_CALLBACK && cancel_requested(token))
+		work_result_set(result, WORK_STATUS_CANCELLED, "upstream "
+		    "request cancelled", NULL);
+	else
+		work_blocking_curl_finish(easy, (int)code, errbuf,
+		    settings->upstream_timeout_us, result);
 	cu.easy_cleanup(easy);
 }
 
 void
 work_blocking_run(const struct settings *settings, uint64_t sleep_us,
+    struct work_result *result)
+{
+	work_blocking_run_cancellable(settings, sleep_us, NULL, result);
+}
+
+void
+work_blocking_run_cancellable(const struct settings *settings,
+    uint64_t sleep_us, struct cancel_token *token,
     struct work_result *result)
 {
 	char err[SA_ERROR_MAX];
@@ -351,15 +480,22 @@ work_blocking_run(const struct settings *settings, uint64_t sleep_us,
 		    err);
 		return;
 	}
+	if (cancel_requested(token)) {
+		work_result_set(result, WORK_STATUS_CANCELLED, "work cancelled "
+		    "before it started", NULL);
+		return;
+	}
 	switch (settings->work) {
 	case WORK_SLEEP:
-		clock_sleep_us(sleep_us);
+		if (cancel_sleep_us(token, sleep_us) == -1)
+			work_result_set(result, WORK_STATUS_CANCELLED,
+			    "sleep cancelled", NULL);
 		break;
 	case WORK_DB:
-		run_db(settings, sleep_us, result);
+		run_db(settings, sleep_us, token, result);
 		break;
 	case WORK_HTTP:
-		run_http(settings, sleep_us, result);
+		run_http(settings, sleep_us, token, result);
 		break;
 	}
 }

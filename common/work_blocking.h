@@ -36,6 +36,28 @@ int work_blocking_load(enum settings_work work, char *err, size_t errlen);
 void work_blocking_run(const struct settings *settings, uint64_t sleep_us,
     struct work_result *result);
 
+/* work_result.status of work its cancel token stopped: nginx's "client
+ * closed request".  Internal: never sent, the peer that asked is gone. */
+#define WORK_STATUS_CANCELLED	499
+
+struct cancel_token;
+
+/*
+ * work_blocking_run(), stopped early once token (common/cancel.h; NULL:
+ * never) is cancelled from another thread: the sleep returns at once; the
+ * query waits on its connection and on an eventfd the token's hook writes
+ * (so cancelling costs the cancelling thread microseconds), then sends
+ * PQcancel from the working thread, again each second until the query
+ * ends; the GET is aborted by libcurl's progress callback, which runs at
+ * least once a second, so within about 1 s.  Then status is
+ * WORK_STATUS_CANCELLED; a cancel too late to stop the work leaves the
+ * work's own result.  Connecting to the database is not cancellable (its
+ * connect_timeout bounds it); the connection stays usable after a cancel.
+ */
+void work_blocking_run_cancellable(const struct settings *settings,
+    uint64_t sleep_us, struct cancel_token *token,
+    struct work_result *result);
+
 /* Closes the calling thread's database connection, if it has one (pool
  * workers' close when the thread ends). */
 void work_blocking_release(void);
