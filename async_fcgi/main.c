@@ -68,7 +68,8 @@ usage(FILE *out)
 "\n"
 "Environment (doc/ARCHITECTURE.md; defaults reproduce the experiment):\n"
 "  SYNCASYNC_SLEEP_SECONDS [20]  SYNCASYNC_SLEEP_ON [5]  SYNCASYNC_ASYNC_MODE [block]\n"
-"  SYNCASYNC_POOL_THREADS [40]   SYNCASYNC_QUERY_OVERRIDES [0] (1: ?sleep=, ?mode=)\n"
+"  SYNCASYNC_POOL_THREADS [40]   SYNCASYNC_POOL_QUEUE [%lu]\n"
+"  SYNCASYNC_QUERY_OVERRIDES [0] (1: ?sleep=, ?mode=)\n"
 "  SYNCASYNC_WORK [sleep]: the sleeper's work, sleep, db or http\n"
 "  SYNCASYNC_DB (libpq conninfo, for db)  SYNCASYNC_DB_POOL [10] connections\n"
 "  SYNCASYNC_UPSTREAM (URL, for http)     SYNCASYNC_UPSTREAM_TIMEOUT [30] seconds\n",
@@ -76,7 +77,7 @@ usage(FILE *out)
 	    SA_FCGI_CONNS_MAX, SA_FCGI_REQS_MAX, SA_FCGI_PARAMS_MAX,
 	    SA_FCGI_STDIN_MAX, SA_FCGI_IDLE_MS, SA_FCGI_REQUEST_MS,
 	    SA_FCGI_RATE_GRACE_MS, SA_FCGI_MIN_RATE, SA_FCGI_HIGH_WATER,
-	    SA_FCGI_DRAIN_MS, SA_WATCHDOG_STALL_MS);
+	    SA_FCGI_DRAIN_MS, SA_WATCHDOG_STALL_MS, SA_POOL_QUEUE_DEFAULT);
 }
 
 static void die(const char *fmt, ...)
