@@ -52,6 +52,8 @@ struct fcgi_conn {
 	uint8_t			 admitted;	/* counts in set->admitted */
 	uint8_t			 paused;	/* back-pressure: not reading */
 	uint8_t			 waiting;	/* in set->waiting */
+	uint8_t			 deadline;	/* the read timeout is what is
+						   left of request_us */
 	int64_t			 begun_us;	/* first byte of the request
 						   being received; 0: none */
 	uint64_t		 received;	/* its bytes consumed so far */
@@ -101,6 +103,7 @@ conn_wait_enter(struct fcgi_conn *c)
 	}
 	c->begun_us = 0;
 	c->received = 0;
+	c->deadline = 0;
 }
 
 static void
@@ -296,6 +299,7 @@ conn_run(struct fcgi_conn *c)
 	set->stats->in_flight++;
 	conn_wait_leave(c);
 	c->begun_us = 0;
+	c->deadline = 0;
 	/* The peer is silent while we work: only writes may time out. */
 	bufferevent_set_timeouts(c->bev, NULL, &set->idle);
 	t0 = clock_mono_us();
@@ -468,7 +472,8 @@ conn_check_pace(struct fcgi_conn *c)
 	}
 	if (set->request_us > 0) {
 		left = clock_timeval((uint64_t)(set->request_us - elapsed));
-		if (evutil_timercmp(&left, &set->idle, >))
+		c->deadline = evutil_timercmp(&left, &set->idle, <);
+		if (!c->deadline)
 			left = set->idle;
 		bufferevent_set_timeouts(c->bev, &left, &set->idle);
 	}
@@ -502,9 +507,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct fcgi_conn *c = arg;
 
-	if ((what & BEV_EVENT_TIMEOUT) && c->begun_us != 0 && c->waiting &&
-	    c->set->request_us > 0 && clock_mono_us() - c->begun_us >=
-	    c->set->request_us - 1000)
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    c->deadline)
 		conn_log(c, "request not complete after %lld ms "
 		    "(--request-timeout); closing",
 		    (long long)((clock_mono_us() - c->begun_us) / 1000));
