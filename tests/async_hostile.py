@@ -30,6 +30,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import fcgi_client as fc  # noqa: E402
+from harness import wait_for  # noqa: E402
 
 tap = harness.Tap()
 BINARY = os.path.join(harness.BUILDDIR, "async_fcgi", "async_fcgi")
@@ -41,16 +42,6 @@ QUIET = ["--stall-ms", "10000"]
 ENV = {"SYNCASYNC_SLEEP_ON": "0", "SYNCASYNC_ASYNC_MODE": "timer",
        "SYNCASYNC_QUERY_OVERRIDES": "1"}
 HOUR = "sleep=3600&mode=offload"
-
-
-def wait_for(predicate, timeout, interval=0.02):
-    """Polls predicate until it is truthy or timeout passes; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def timed_get(address, query="", timeout=10.0):
