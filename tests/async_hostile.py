@@ -42,6 +42,19 @@ QUIET = ["--stall-ms", "10000"]
 ENV = {"SYNCASYNC_SLEEP_ON": "0", "SYNCASYNC_ASYNC_MODE": "timer",
        "SYNCASYNC_QUERY_OVERRIDES": "1"}
 HOUR = "sleep=3600&mode=offload"
+REPORTS = []    # sanitizer reports and exit statuses of the servers
+
+
+class Server(fc.Server):
+    """fc.Server that keeps what a sanitizer said, and how it exited."""
+
+    def __exit__(self, *exc):
+        status = self.stop()
+        text = self.stderr_text()
+        if status not in (0, -signal.SIGKILL) or "Sanitizer" in text or \
+                "runtime error" in text:
+            REPORTS.append("exit status %s\n%s" % (status, text[-3000:]))
+        super().__exit__(*exc)
 
 
 def timed_get(address, query="", timeout=10.0):
@@ -72,7 +85,7 @@ def stats_figure(srv, name):
 
 
 def check_signals():
-    with fc.Server(BINARY, QUIET, env=ENV) as srv:
+    with Server(BINARY, QUIET, env=ENV) as srv:
         sleeper = open_request(srv.address, "sleep=1&mode=timer")
         for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
             offset = srv.stderr_size()
@@ -93,7 +106,7 @@ def check_signals():
 
 def check_hangups():
     """200 hang-ups of an hour-long offloaded sleep; 4 threads."""
-    with fc.Server(BINARY, QUIET + ["--pool-threads", "4"], env=ENV) as srv:
+    with Server(BINARY, QUIET + ["--pool-threads", "4"], env=ENV) as srv:
         for _ in range(200):
             conn = open_request(srv.address, HOUR)
             conn.close()
@@ -112,7 +125,7 @@ def check_hangups():
 def check_bound():
     """Past threads + queue, an offloaded request gets OVERLOADED."""
     args = QUIET + ["--pool-threads", "2", "--pool-queue", "3", "--max-requests", "1000"]
-    with fc.Server(BINARY, args, env=ENV) as srv:
+    with Server(BINARY, args, env=ENV) as srv:
         held = [open_request(srv.address, HOUR) for _ in range(5)]
         busy = wait_for(lambda: (stats_figure(srv, "pool_busy"), stats_figure(srv, "pool_queued"))
                         == (2, 3), 5.0)
@@ -158,7 +171,7 @@ def check_params():
     # Under ASan, freed memory waits in a quarantine and would count.
     env = dict(ENV, ASAN_OPTIONS=":".join(
         o for o in (os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=0") if o))
-    with fc.Server(BINARY, args, env=env) as srv:
+    with Server(BINARY, args, env=env) as srv:
         fc.simple_get(srv.address)
         before = vmrss_kib(srv.pid)
         conns = [params_attack(srv.address) for _ in range(n)]
@@ -229,7 +242,7 @@ class Slowloris:
 
 def check_slowloris():
     args = QUIET + ["--max-conns", "50"]
-    with fc.Server(BINARY, args, env=ENV) as srv:
+    with Server(BINARY, args, env=ENV) as srv:
         attack = Slowloris(srv.address, 200)
         try:
             wait_for(lambda: (stats_figure(srv, "connections_accepted") or 0) >= 50, 5.0)
@@ -248,7 +261,7 @@ def check_slowloris():
             attack.close()
     # The whole request is bounded, whatever the rate.
     args = QUIET + ["--request-timeout", "1500", "--min-rate", "0"]
-    with fc.Server(BINARY, args, env=ENV) as srv:
+    with Server(BINARY, args, env=ENV) as srv:
         conn = fc.Conn(srv.address, 5.0)
         request = fc.build_request(params=fc.default_params())
         t0 = time.monotonic()
@@ -275,7 +288,7 @@ def check_drain():
     args = QUIET + ["--drain-timeout", "1000", "--pool-threads", "2"]
     for gone in (False, True):
         what = "the client gone" if gone else "the client waiting"
-        with fc.Server(BINARY, args, env=ENV) as srv:
+        with Server(BINARY, args, env=ENV) as srv:
             conn = open_request(srv.address, HOUR)
             wait_for(lambda: stats_figure(srv, "pool_busy") == 1, 5.0)
             if gone:
@@ -299,4 +312,5 @@ check_bound()
 check_params()
 check_slowloris()
 check_drain()
+tap.ok(not REPORTS, "every server exited 0 with no sanitizer report", "\n".join(REPORTS))
 tap.done()
