@@ -85,7 +85,7 @@ void async_call_cancel(struct async_call *call);
 void async_call_free(struct async_call *call);	/* a ready call; NULL ok */
 
 /* A ready call the application could not take (its offload pool is full):
- * the caller answers FCGI_OVERLOADED instead of the response. */
+ * its response is a 503, and the caller ends it FCGI_OVERLOADED. */
 int async_call_overloaded(const struct async_call *call);
 
 /* The request number (0: none) and mode name of a call, for log lines. */

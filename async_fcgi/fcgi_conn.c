@@ -234,17 +234,6 @@ conn_respond(struct fcgi_conn *c)
 	size_t len, stream_len, total, written = 0;
 	const char *response = async_call_response(c->call, &len);
 
-	if (async_call_overloaded(c->call)) {
-		/* The pool is full: no response, the web server answers
-		 * 503 (spec 5.5). */
-		uint8_t end[FCGI_CODEC_END_RECORD_LEN];
-
-		fcgi_end_record_encode(end, id, 0, FCGI_OVERLOADED);
-		conn_write_now(c, end, sizeof(end));
-		conn_end_call(c, 0);
-		conn_request_done(c);
-		return;
-	}
 	if (response == NULL ||
 	    fcgi_stream_size(len, &stream_len) != FCGI_CODEC_OK) {
 		conn_log(c, "request %llu: no response (out of memory)",
@@ -261,7 +250,11 @@ conn_respond(struct fcgi_conn *c)
 	fcgi_stream_encode(FCGI_STDOUT, id, (const uint8_t *)response, len, p,
 	    stream_len, &written);
 	fcgi_stream_end_encode(p + stream_len, FCGI_STDOUT, id);
+	/* A call the pool could not take carries its 503 (web servers
+	 * ignore the protocol status: lighttpd answers 500 without a
+	 * response) and ends FCGI_OVERLOADED (spec 5.5). */
 	fcgi_end_record_encode(p + stream_len + FCGI_HEADER_LEN, id, 0,
+	    async_call_overloaded(c->call) ? FCGI_OVERLOADED :
 	    FCGI_REQUEST_COMPLETE);
 	conn_write_now(c, p, total);
 	if (p != small)
