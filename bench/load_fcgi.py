@@ -32,63 +32,31 @@ import resource
 import selectors
 import signal
 import socket
-import struct
 import sys
 import time
 
-BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6
-RESPONDER = 1
-
-
-def fcgi_record(rtype, content=b"", request_id=1):
-    """One FastCGI record (spec section 3.3), without padding."""
-    return struct.pack(">BBHHBx", 1, rtype, request_id, len(content), 0) + content
-
-
-def fcgi_nv(name, value):
-    """A name-value pair (spec section 3.4) with 1- or 4-byte lengths."""
-    out = b""
-    for item in (name, value):
-        n = len(item)
-        out += bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-    return out + name + value
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import fcgi_wire  # noqa: E402  (python/fcgi_wire.py, shared with the tests)
 
 
 def fcgi_request_bytes(uri):
+    """A GET of uri as lighttpd sends it: no KEEP_CONN, empty STDIN."""
     path, _, query = uri.partition("?")
-    params = [("REQUEST_METHOD", "GET"), ("REQUEST_URI", uri), ("QUERY_STRING", query),
-              ("SCRIPT_NAME", path), ("SERVER_PROTOCOL", "HTTP/1.1"),
-              ("GATEWAY_INTERFACE", "CGI/1.1"), ("REMOTE_ADDR", "127.0.0.1"),
-              ("SERVER_NAME", "127.0.0.1"), ("SERVER_PORT", "80")]
-    body = b"".join(fcgi_nv(n.encode(), v.encode()) for n, v in params)
-    return (fcgi_record(BEGIN_REQUEST, struct.pack(">HB5x", RESPONDER, 0)) +
-            fcgi_record(PARAMS, body) + fcgi_record(PARAMS) + fcgi_record(STDIN))
+    return fcgi_wire.build_request(fcgi_wire.default_params(
+        uri=path, query=query, extra=[("SERVER_NAME", "127.0.0.1"), ("SERVER_PORT", "80")]))
 
 
 def fcgi_parse(buf):
     """(done, status) from the records received so far: done once
     END_REQUEST arrived; status from the STDOUT stream's Status header."""
-    out = b""
-    pos = 0
-    while len(buf) - pos >= 8:
-        _, rtype, _, clen, plen = struct.unpack(">BBHHB", buf[pos:pos + 7])
-        if len(buf) - pos < 8 + clen + plen:
-            break
-        content = buf[pos + 8:pos + 8 + clen]
-        pos += 8 + clen + plen
-        if rtype == STDOUT:
-            out += content
-        elif rtype == END_REQUEST:
-            status = 200
-            head = out.split(b"\r\n\r\n", 1)[0]
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"status:"):
-                    try:
-                        status = int(line.split(b":", 1)[1].split()[0])
-                    except (ValueError, IndexError):
-                        status = 0
-            return True, status
-    return False, 0
+    records, _ = fcgi_wire.decode_records(buf)
+    out, end = fcgi_wire.stdout_of(records)
+    if end is None:
+        return False, 0
+    status, headers, _ = fcgi_wire.parse_stdout(out)
+    if status is None:
+        status = 0 if "status" in headers else 200
+    return True, status
 
 
 def http_parse(buf):

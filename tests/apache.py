@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +44,7 @@ def stats(server):
 
 
 def check_experiment():
-    out = tempfile.mkdtemp(prefix="syncasync-apache-")
+    out = harness.temp_dir("syncasync-apache-")
     json_path = os.path.join(out, "r.json")
     with harness.Served("apache", sleep=SLEEP, sleep_on=5) as server:
         result = subprocess.run([PROBE, "-q", "--json", json_path] +
@@ -93,7 +92,7 @@ def check_experiment():
 def check_pool():
     """/pool through Apache: sync_cgi's FastCGI workers (started by
     syncasync-serve), reached without connection reuse."""
-    out = tempfile.mkdtemp(prefix="syncasync-apache-")
+    out = harness.temp_dir("syncasync-apache-")
     json_path = os.path.join(out, "pool.json")
     with harness.Served("apache", sleep=SLEEP, sleep_on=5) as server:
         result = subprocess.run([PROBE, "-q", "--json", json_path, server.url + "/pool"],

@@ -6,7 +6,6 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -67,7 +66,7 @@ def wait_listening(check, deadline):
 
 
 # A unix socket is created 0660 and answers.
-tmp = tempfile.mkdtemp(prefix="syncasync-startup-")
+tmp = harness.temp_dir("syncasync-startup-")
 path = os.path.join(tmp, "a.sock")
 proc = subprocess.Popen([BINARY, "--listen", "unix:" + path], env=CLEAN_ENV,
                         stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -102,5 +101,4 @@ else:
     tap.ok(False, "--listen PORT listens")
 proc.terminate()
 proc.wait(timeout=10)
-os.rmdir(tmp)
 tap.done()

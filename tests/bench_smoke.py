@@ -21,6 +21,8 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+sys.path.insert(0, os.path.join(harness.SRCDIR, "bench"))
+from syncasync_bench.procs import tagged_pids  # noqa: E402
 
 tap = harness.Tap()
 harness.need_tool(tap, "WRK", "wrk", "wrk")
@@ -41,20 +43,6 @@ def alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def tagged(tag):
-    needle = ("SYNCASYNC_BENCH_TAG=%s" % tag).encode()
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open("/proc/%s/environ" % name, "rb") as f:
-                    if needle in f.read().split(b"\0"):
-                        found.append(int(name))
-            except OSError:
-                pass
-    return found
 
 
 with tempfile.TemporaryDirectory(prefix="bench-smoke.") as tmp:
@@ -145,7 +133,7 @@ with tempfile.TemporaryDirectory(prefix="bench-smoke.") as tmp:
     left = [pid for pid in started if alive(pid)]
     tap.ok(not left, "none of them is still running", left)
     tag = res.get("settings", {}).get("process_tag")
-    left = tagged(tag) if tag else ["no tag"]
+    left = tagged_pids(tag) if tag else ["no tag"]
     tap.ok(not left, "no process carries the bench's tag (backends, children)", left)
 
 tap.done()

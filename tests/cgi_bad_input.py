@@ -8,7 +8,6 @@ import os
 import pwd
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -39,7 +38,7 @@ def cgi(state_dir, env=None, stdin=b"", overrides=True):
 
 
 def fresh_state():
-    d = tempfile.mkdtemp(prefix="syncasync-cgi-")
+    d = harness.temp_dir("syncasync-cgi-")
     os.chmod(d, 0o700)
     return d
 
@@ -128,7 +127,7 @@ def check_hostile_state():
     os.chmod(state, 0o777)
     tap.eq(cgi(state)[1], 500, "a world-writable state directory -> 500")
     real = fresh_state()
-    link = real + ".link"
+    link = os.path.join(real, "link")
     os.symlink(real, link)
     tap.eq(cgi(link)[1], 500, "a symlinked state directory -> 500")
     # A corrupt counter file.

@@ -1,10 +1,10 @@
 """harness.py - what the integration tests share.
 
-TAP output for automake's tap-driver, a real lighttpd started through
-deploy/syncasync-lighttpd (the same script and configuration the quick start
-uses) on a free loopback port and stopped by pid, and an HTTP client that
-fires concurrent requests the way the experiment does.  Standard library
-only.
+TAP output for automake's tap-driver, a real lighttpd or Apache started
+through deploy/syncasync-serve (the script and configurations the demo and
+the bench use) on a free loopback port and stopped by pid, and an HTTP
+client that fires concurrent requests the way the experiment does.
+Standard library only.
 """
 import http.client
 import json
@@ -72,6 +72,17 @@ def need_tool(tap, env_name, name, package):
     return path
 
 
+_TEMP_DIRS = []
+
+
+def temp_dir(prefix):
+    """A new private directory, removed when the test exits, also when it
+    fails (tempfile.TemporaryDirectory's finalizer runs at exit)."""
+    made = tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True)
+    _TEMP_DIRS.append(made)
+    return made.name
+
+
 def read_logs(run_dir):
     """A run directory's error.log followed by its backends.log."""
     text = ""
@@ -84,80 +95,48 @@ def read_logs(run_dir):
     return text
 
 
-class Lighttpd:
-    """A private lighttpd on a free loopback port, via deploy/syncasync-lighttpd."""
-
-    def __init__(self, **options):
-        self.run_dir = tempfile.mkdtemp(prefix="syncasync-test-")
-        self.options = options
-        self.url = None
-        self.pid = None
-
-    def __enter__(self):
-        cmd = [os.path.join(SRCDIR, "deploy", "syncasync-lighttpd"), "start",
-               "--build-dir", BUILDDIR, "--run-dir", self.run_dir]
-        for key, value in self.options.items():
-            flag = "--" + key.replace("_", "-")
-            if value is True:
-                cmd.append(flag)
-            else:
-                cmd += [flag, str(value)]
-        result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, timeout=60)
-        if result.returncode != 0:
-            raise RuntimeError("lighttpd did not start:\n" + result.stdout)
-        with open(os.path.join(self.run_dir, "url")) as f:
-            self.url = f.read().strip()
-        with open(os.path.join(self.run_dir, "lighttpd.pid")) as f:
-            self.pid = int(f.read().strip())
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        shutil.rmtree(self.run_dir, ignore_errors=True)
-
-    def stop(self):
-        subprocess.run([os.path.join(SRCDIR, "deploy", "syncasync-lighttpd"), "stop",
-                        "--run-dir", self.run_dir], timeout=30)
-
-    def error_log(self):
-        """lighttpd's error log followed by what the backends wrote on stderr."""
-        return read_logs(self.run_dir)
-
-
 class Served:
-    """lighttpd or Apache with the backends deploy/syncasync-serve starts
-    (/sync, /async, /modes/MODE/async, /scale/async), stopped by pid."""
+    """lighttpd or Apache with the paths deploy/syncasync-serve mounts
+    (/sync, /async, /modes/MODE/async, /pool, /scale/async), on a free
+    loopback port in a private run directory; stopped by pid, the directory
+    removed (also when the start fails).  options are the script's, with
+    underscores for dashes (True for a flag)."""
 
     def __init__(self, server, **options):
         self.server = server
-        self.run_dir = tempfile.mkdtemp(prefix="syncasync-test-")
         self.script = os.path.join(SRCDIR, "deploy", "syncasync-serve")
         self.options = options
+        self.run_dir = None
         self.url = None
         self.pid = None
 
     def __enter__(self):
+        self.run_dir = tempfile.mkdtemp(prefix="syncasync-test-")
         cmd = [self.script, "--server", self.server, "start",
                "--build-dir", BUILDDIR, "--run-dir", self.run_dir]
         for key, value in self.options.items():
             flag = "--" + key.replace("_", "-")
             cmd += [flag] if value is True else [flag, str(value)]
-        result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, timeout=60)
-        if result.returncode != 0:
-            self.stop()
-            raise RuntimeError("%s did not start:\n%s" % (self.server, result.stdout))
-        with open(os.path.join(self.run_dir, "url")) as f:
-            self.url = f.read().strip()
-        pid_file = "apache2.pid" if self.server == "apache" else "lighttpd.pid"
-        with open(os.path.join(self.run_dir, pid_file)) as f:
-            self.pid = int(f.read().strip())
+        try:
+            result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, timeout=60)
+            if result.returncode != 0:
+                raise RuntimeError("%s did not start:\n%s" % (self.server, result.stdout))
+            with open(os.path.join(self.run_dir, "url")) as f:
+                self.url = f.read().strip()
+            pid_file = "apache2.pid" if self.server == "apache" else "lighttpd.pid"
+            with open(os.path.join(self.run_dir, pid_file)) as f:
+                self.pid = int(f.read().strip())
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc):
-        self.stop()
-        shutil.rmtree(self.run_dir, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def stop(self):
         subprocess.run([self.script, "stop", "--run-dir", self.run_dir], timeout=60)
@@ -188,6 +167,15 @@ class Served:
     def error_log(self):
         """The web server's error log followed by what the backends wrote."""
         return read_logs(self.run_dir)
+
+
+class Lighttpd(Served):
+    """A private lighttpd serving /sync, /async, /modes/MODE/async and /pool
+    (paths="..." for others)."""
+
+    def __init__(self, **options):
+        options.setdefault("paths", "async,modes,pool")
+        super().__init__("lighttpd", **options)
 
 
 class Reply:

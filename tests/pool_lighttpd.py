@@ -134,7 +134,7 @@ def check_bad_input():
                (r.status, body.get("pid"), pid))
         tap.eq(body.get("request_no"), 2, "  rejected requests took no number")
         tap.eq(len(worker_pids(server)), 1, "  the worker was never restarted")
-    with harness.Lighttpd(pool_workers=1, sync_sleep_on="five") as server:
+    with harness.Lighttpd(pool_workers=1, sleep_on="five", paths="pool") as server:
         replies = [harness.request(server.url + "/pool") for _ in range(3)]
         tap.ok(all(r.status == 500 for r in replies),
                "a bad SYNCASYNC_SLEEP_ON: every request -> 500", [r.status for r in replies])

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -23,7 +22,7 @@ def probe(*args):
 
 
 def check_verdicts():
-    out = tempfile.mkdtemp(prefix="syncasync-probe-")
+    out = harness.temp_dir("syncasync-probe-")
     json_path, svg_path = os.path.join(out, "r.json"), os.path.join(out, "t.svg")
     with harness.Lighttpd(sleep=2, sleep_on=5) as server:
         urls = [server.url + path for path, _ in EXPECTED]
@@ -65,7 +64,7 @@ def check_closed_port():
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    json_path = tempfile.mktemp(prefix="syncasync-probe-", suffix=".json")
+    json_path = os.path.join(harness.temp_dir("syncasync-probe-"), "closed.json")
     result = probe("-n", "4", "--timeout", "5", "--json", json_path,
                    "http://127.0.0.1:%d/sync" % port)
     tap.eq(result.returncode, 1, "a closed port: exit 1")
@@ -75,7 +74,6 @@ def check_closed_port():
            "  every row reports the failure", rows)
     tap.ok(result.stdout.count("connect") >= 4, "  shown on each row of the table",
            result.stdout)
-    os.unlink(json_path)
 
 
 def check_usage():

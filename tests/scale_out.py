@@ -1,6 +1,6 @@
 """scale_out.py - /scale/async: two async_fcgi behind one prefix, balanced by
 the web server (lighttpd fastcgi.balance "least-connection" in
-deploy/lighttpd-balance.conf; Apache balancer:// with lbmethod=bybusyness in
+deploy/lighttpd.conf; Apache balancer:// with lbmethod=bybusyness in
 deploy/apache2.conf), both started by deploy/syncasync-serve on a free
 loopback port.  Under each server: while one backend is busy the next
 requests go to the other, so the answers come from two pids; after one

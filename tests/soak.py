@@ -2,7 +2,7 @@
 """soak.py - a long run under load, checked for what must not drift.
 
 Not part of `make check` (run it with `make soak`, or directly).  Starts a
-private lighttpd (deploy/syncasync-lighttpd, nobody sleeps), runs wrk
+private lighttpd (deploy/syncasync-serve, nobody sleeps), runs wrk
 against /sync and then /async for --seconds each at --connections, and
 checks:
   - zero socket errors and zero non-2xx answers;

@@ -74,8 +74,10 @@ BAD = [
     # (the percent-decoding error itself is covered by unit_common).
     ("bad percent-encoding", "GET", "/sync?sleep=%zz", None, {"query_overrides": True}, 400,
      "sleep"),
-    ("bad SLEEP_ON", "GET", "/sync", None, {"sync_sleep_on": "five"}, 500, "SYNCASYNC_SLEEP_ON"),
-    ("bad SLEEP_SECONDS", "GET", "/sync", None, {"sync_sleep": "2s"}, 500,
+    # /sync alone: async_fcgi would refuse to start on these.
+    ("bad SLEEP_ON", "GET", "/sync", None, {"sleep_on": "five", "paths": "none"}, 500,
+     "SYNCASYNC_SLEEP_ON"),
+    ("bad SLEEP_SECONDS", "GET", "/sync", None, {"sleep": "2s", "paths": "none"}, 500,
      "SYNCASYNC_SLEEP_SECONDS"),
 ]
 

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""demo_view.py - how deploy/syncasync-demo shows the probe's output.
+
+  syncasync-probe ... 2>&1 | demo_view.py show --backends-log FILE --sleep S
+  demo_view.py conclusion EXPERIMENT.json
+
+`show` passes the probe's lines through, fitted to 80 columns (the table
+without the date, the text timeline 40 columns wide, anything else
+wrapped); while a group waits for its sleeper it says how long it has been
+waiting; under the verdict of a group whose label starts "/async block" it
+shows the loop watchdog's lines that backends.log gained meanwhile.
+`conclusion` prints each group's verdict and what the verdicts mean.
+Colour only on a terminal, and not when NO_COLOR is set.  Standard
+library only; not part of the installed programs.
+"""
+import json
+import os
+import re
+import select
+import sys
+import textwrap
+import time
+
+WIDTH = 80
+BAR = 40
+COLOUR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+ROW = re.compile(r"^\s+(\d+)\s+(.*?)\s+(-|\d+)\s+(-|\d+)\s+\d{4}-\d\d-\d\d "
+                 r"(\d\d:\d\d:\d\d)\s+([\d.]+|-)\s*$")
+HEAD = re.compile(r"^\s+req\s+message\s+thread\s+pid\s+request time\s+latency ms\s*$")
+TIMELINE = re.compile(r"^(\s+\d+ )\|([.#x ]+)\|(.*)$")
+GROUP = re.compile(r"^== (.*?)  (http://\S+) \((\d+) requests\) ==$")
+
+
+def paint(text, code):
+    return "\033[%sm%s\033[0m" % (code, text) if COLOUR else text
+
+
+def verdict_colour(text):
+    """text with its verdict in red (blocked) or green (not blocked)."""
+    for word, code in (("not blocked", "32"), ("blocked", "1;31")):
+        if word in text:
+            return text.replace(word, paint(word, code), 1)
+    return text
+
+
+def squeeze(bar):
+    """A text timeline bar BAR columns wide: each column shows the most
+    telling of the characters it covers ('#' handled, 'x' failed, '.'
+    waiting)."""
+    if len(bar) <= BAR:
+        return bar
+    out = ""
+    for i in range(BAR):
+        cell = bar[i * len(bar) // BAR:(i + 1) * len(bar) // BAR]
+        out += next((c for c in "#x." if c in cell), " ")
+    return out
+
+
+def fit(line):
+    """The probe's line as lines of at most WIDTH columns."""
+    m = GROUP.match(line)
+    if m:
+        return ["== " + m.group(1), "   %s (%s requests)" % (m.group(2), m.group(3))]
+    if HEAD.match(line):
+        return ["    req  %-24s %7s %7s  %-8s %10s" % ("message", "thread", "pid", "time",
+                                                      "latency ms")]
+    m = ROW.match(line)
+    if m:
+        return ["    %3s  %-24s %7s %7s  %-8s %10s" % m.groups()]
+    m = TIMELINE.match(line)
+    if m:
+        return ["%s|%s|%s" % (m.group(1), squeeze(m.group(2)), m.group(3))]
+    if len(line) <= WIDTH:
+        return [line]
+    indent = re.match(r"\s*", line).group(0)
+    return textwrap.wrap(line, WIDTH, subsequent_indent=indent + "  ")
+
+
+class Waiting:
+    """Says how long a group has been waiting: one line rewritten in place on
+    a terminal, a line every 5 s otherwise."""
+
+    def __init__(self, sleep):
+        self.sleep = sleep
+        self.since = None
+        self.shown = 0
+        self.live = False
+
+    def start(self):
+        self.since = time.monotonic()
+        self.shown = 0
+
+    def stop(self):
+        self.since = None
+        self.clear()
+
+    def clear(self):
+        if self.live:
+            sys.stdout.write("\r\033[K")
+            self.live = False
+
+    def tick(self):
+        if self.since is None:
+            return
+        waited = int(time.monotonic() - self.since)
+        text = "  ... waiting %d s (the sleeper sleeps %g s)" % (waited, self.sleep)
+        if sys.stdout.isatty():
+            sys.stdout.write("\r\033[K" + paint(text, "2"))
+            self.live = True
+        elif waited >= self.shown + 5:
+            self.shown = waited - waited % 5
+            print(text)
+        sys.stdout.flush()
+
+
+def watchdog_lines(path, offset):
+    """backends.log's watchdog lines after byte offset, and the new offset."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return [], offset
+    lines = [line for line in data.decode("utf-8", "replace").splitlines()
+             if "watchdog" in line]
+    return lines, offset + len(data)
+
+
+def sleeper_lines(path, offset):
+    """The watchdog lines naming the request that held the loop, waiting up
+    to a second for them (any watchdog line if none does), and the offset."""
+    found, deadline = [], time.monotonic() + 1.0
+    while True:
+        more, offset = watchdog_lines(path, offset)
+        found += more
+        named = [line for line in found if "held it" in line]
+        if named:
+            return named, offset
+        if time.monotonic() >= deadline:
+            return found, offset
+        time.sleep(0.1)
+
+
+def show(backends_log, sleep):
+    waiting = Waiting(sleep)
+    label = ""
+    offset = os.path.getsize(backends_log) if os.path.exists(backends_log) else 0
+    pending = b""
+    fd = sys.stdin.fileno()
+    while True:
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if not ready:
+            waiting.tick()
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").rstrip()
+            waiting.clear()
+            if line.startswith("GET "):
+                waiting.start()
+            elif line.startswith("== "):
+                waiting.stop()
+                m = GROUP.match(line)
+                label = m.group(1) if m else line
+            for part in fit(line):
+                print(verdict_colour(part) if "verdict:" in part else part)
+            if "verdict:" in line and label.startswith("/async block"):
+                found, offset = sleeper_lines(backends_log, offset)
+                for entry in found or ["(no watchdog line in %s)" % backends_log]:
+                    for part in textwrap.wrap(entry, WIDTH, initial_indent="  log: ",
+                                              subsequent_indent="       "):
+                        print(paint(part, "33"))
+            elif "verdict:" in line:
+                offset = watchdog_lines(backends_log, offset)[1]
+        sys.stdout.flush()
+    waiting.stop()
+    if pending:
+        print(pending.decode("utf-8", "replace"))
+
+
+def conclusion(path):
+    with open(path) as f:
+        groups = json.load(f)["groups"]
+    print()
+    print("== conclusion")
+    for g in groups:
+        s = g["summary"]
+        print("  " + g["label"])
+        print(verdict_colour("      %-12s %d of %d others held up; %d thread id(s), %d pid(s)" % (
+            s["verdict"], s["held_up"], s["others"], s["distinct_thread_ids"],
+            s["distinct_pids"])))
+    print("""
+  /sync kept serving: each request is its own process, so the sleeper held
+  only itself.  /pool kept serving too: the sleeper held one of 4 long-lived
+  workers and the others took the rest; only once every worker is held by a
+  sleeper do the next requests queue, as FastAPI's def routes do after 40.
+  /async in block mode stalled: one thread runs the loop, and sleep() on it
+  made every request that arrived after the sleeper wait for it.  The
+  fixes keep one loop and never block it: a timer (timer) or a bounded
+  worker pool (offload, until the pool is exhausted).""")
+
+
+def main(argv):
+    if len(argv) == 2 and argv[0] == "conclusion":
+        conclusion(argv[1])
+        return 0
+    if len(argv) == 5 and argv[0] == "show" and argv[1] == "--backends-log" \
+            and argv[3] == "--sleep":
+        show(argv[2], float(argv[4]))
+        return 0
+    sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
