@@ -18,7 +18,9 @@
 #include "async_fcgi/loop_io.h"
 #include "async_fcgi/offload_pool.h"
 #include "async_fcgi/work_driver.h"
+#include "common/cancel.h"
 #include "common/clock.h"
+#include "common/limits.h"
 #include "common/response.h"
 #include "common/text.h"
 #include "common/work_blocking.h"
@@ -50,6 +52,8 @@ struct async_app {
 	void			(*on_block)(void *, uint64_t, const char *,
 				    const char *);
 	void			*on_block_ctx;
+	int64_t			full_logged_us;	/* last "pool full" line */
+	uint64_t		full_refused;	/* refused since that line */
 };
 
 struct async_call {
@@ -58,6 +62,7 @@ struct async_call {
 	struct async_app	*app;
 	enum call_wait		 wait;
 	int			 cancelled;	/* CALL_POOL: pool frees it */
+	int			 overloaded;	/* the pool was full */
 	int64_t			 started_us;
 	long			 thread_id;	/* who did the work */
 	char			*response;	/* whole CGI response */
@@ -108,8 +113,8 @@ async_handler_new(const struct settings *settings, char *err, size_t errlen)
 	}
 	app->loop_tid = clock_thread_id();
 	app->pid = (long)getpid();
-	app->pool = offload_pool_new((unsigned)settings->pool_threads, err,
-	    errlen);
+	app->pool = offload_pool_start((unsigned)settings->pool_threads,
+	    (unsigned)settings->pool_queue, err, errlen);
 	if (app->pool == NULL) {
 		free(app);
 		return NULL;
@@ -176,6 +181,18 @@ struct offload_pool *
 async_handler_pool(struct async_app *app)
 {
 	return app->pool;
+}
+
+unsigned
+async_handler_lingering(const struct async_app *app)
+{
+	return offload_pool_cancelling(app->pool);
+}
+
+unsigned
+async_handler_stop(struct async_app *app, unsigned deadline_ms)
+{
+	return offload_pool_stop(app->pool, deadline_ms);
 }
 
 /*
@@ -277,6 +294,10 @@ call_stats(struct async_call *call)
 	    offload_pool_busy(app->pool)));
 	json_object_object_add(obj, "pool_queued", json_object_new_uint64(
 	    offload_pool_queued(app->pool)));
+	json_object_object_add(obj, "pool_cancelling", json_object_new_uint64(
+	    offload_pool_cancelling(app->pool)));
+	json_object_object_add(obj, "pool_queue_max", json_object_new_uint64(
+	    app->settings.pool_queue));
 	n = app->driver != NULL ? work_driver_counters(app->driver, counters,
 	    WORK_COUNTERS_MAX) : 0;
 	for (i = 0; i < n; i++)
@@ -317,17 +338,18 @@ call_resume(struct async_call *call)
 	call->done(call->owner);
 }
 
-/* The blocking call itself: a sleep, a query or a GET. */
+/* The blocking call itself: a sleep, a query or a GET; token (NULL: none)
+ * stops it early. */
 static void
-call_block(struct async_call *call)
+call_block(struct async_call *call, struct cancel_token *token)
 {
 	struct work_result *result = call_result(call);
 
 	if (result == NULL)
-		clock_sleep_us(call->plan.sleep_us);
+		cancel_sleep_us(token, call->plan.sleep_us);
 	else
-		work_blocking_run(&call->app->settings, call->plan.sleep_us,
-		    result);
+		work_blocking_run_cancellable(&call->app->settings,
+		    call->plan.sleep_us, token, result);
 }
 
 static struct async_call *
@@ -343,7 +365,7 @@ call_offload_work(struct offload_job *job)
 {
 	struct async_call *call = call_of_job(job);
 
-	call_block(call);
+	call_block(call, job->token);
 	call->thread_id = job->worker_tid;
 }
 
@@ -422,6 +444,35 @@ wait_of(const struct async_app *app, const struct handler_plan *plan,
 	return CALL_READY;
 }
 
+/*
+ * The pool is full (threads + queue_max jobs, cancelled ones included until
+ * their worker is free): the call is ready and refused with
+ * FCGI_OVERLOADED.  One log line per SA_FCGI_LOG_EVERY_MS at most, with how
+ * many were refused since the last one.
+ */
+static void
+call_overloaded(struct async_call *call)
+{
+	struct async_app *app = call->app;
+	int64_t now = clock_mono_us();
+
+	call->overloaded = 1;
+	call_error(call, 503, "overloaded: the offload pool is full");
+	app->full_refused++;
+	if (app->full_logged_us != 0 && now - app->full_logged_us <
+	    (int64_t)SA_FCGI_LOG_EVERY_MS * 1000)
+		return;
+	fprintf(stderr, "async_fcgi: offload pool full (%u threads, %u "
+	    "queued, %u cancelled still running): %llu request%s refused "
+	    "with FCGI_OVERLOADED (this line at most every %lu ms)\n",
+	    offload_pool_threads(app->pool), offload_pool_queued(app->pool),
+	    offload_pool_cancelling(app->pool),
+	    (unsigned long long)app->full_refused,
+	    app->full_refused == 1 ? "" : "s", SA_FCGI_LOG_EVERY_MS);
+	app->full_logged_us = now;
+	app->full_refused = 0;
+}
+
 /* Starts call's wait; 0, or -1 (then it is answered with an error). */
 static int
 call_wait_start(struct async_call *call, enum call_wait wait)
@@ -449,7 +500,10 @@ call_wait_start(struct async_call *call, enum call_wait wait)
 	case CALL_POOL:
 		call->job.work = call_offload_work;
 		call->job.done = call_offload_done;
-		offload_pool_submit(app->pool, &call->job);
+		if (offload_pool_submit(app->pool, &call->job) == -1) {
+			call_overloaded(call);
+			return -1;
+		}
 		break;
 	case CALL_WORK:
 		item->done = call_work_done;
@@ -510,7 +564,7 @@ async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
 			app->on_block(app->on_block_ctx, call->plan.request_no,
 			    async_call_mode(call),
 			    settings_work_name(app->settings.work));
-		call_block(call);
+		call_block(call, NULL);
 		call_finish(call);
 	} else {
 		call->done = done;
@@ -533,7 +587,10 @@ async_call_cancel(struct async_call *call)
 {
 	switch (call->wait) {
 	case CALL_POOL:
-		call->cancelled = 1;	/* the pool's done() frees it */
+		/* A queued job never runs; a running one's token stops its
+		 * sleep, query or transfer.  The pool's done() frees it. */
+		call->cancelled = 1;
+		offload_pool_cancel(call->app->pool, &call->job);
 		return;
 	case CALL_TIMER:
 		loop_timer_fini(call_timer(call));
@@ -554,6 +611,12 @@ async_call_free(struct async_call *call)
 		return;
 	free(call->response);
 	free(call);
+}
+
+int
+async_call_overloaded(const struct async_call *call)
+{
+	return call->overloaded;
 }
 
 uint64_t

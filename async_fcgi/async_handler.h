@@ -85,10 +85,15 @@ struct async_call *async_handler_refuse(struct async_app *app, int status,
 
 /* The whole CGI response of a ready call; NULL when memory ran out. */
 const char *async_call_response(const struct async_call *call, size_t *len);
-/* The peer left a pending call: its wait is stopped (or, on the pool, left
- * to end and dropped), done() never runs, the call is freed. */
+/* The peer left a pending call: its wait is stopped (a queued pool job
+ * never runs, a running one's sleep, query or transfer is cancelled and
+ * its result dropped), done() never runs, the call is freed. */
 void async_call_cancel(struct async_call *call);
 void async_call_free(struct async_call *call);	/* a ready call; NULL ok */
+
+/* A ready call the application could not take (its offload pool is full):
+ * its response is a 503, and the caller ends it FCGI_OVERLOADED. */
+int async_call_overloaded(const struct async_call *call);
 
 /* The request number (0: none) and mode name of a call, for log lines. */
 uint64_t async_call_request_no(const struct async_call *call);
@@ -96,5 +101,17 @@ const char *async_call_mode(const struct async_call *call);
 
 /* For tests: the offload pool, to wait for cancelled jobs between runs. */
 struct offload_pool *async_handler_pool(struct async_app *app);
+
+/* Cancelled calls whose pool worker is not free yet: they still count
+ * against the caller's request cap. */
+unsigned async_handler_lingering(const struct async_app *app);
+
+/*
+ * Stops the pool (a drain ends): every job is cancelled, running ones get
+ * at most deadline_ms to return.  Returns how many workers are still busy:
+ * then the process must exit without async_handler_free() (their work
+ * still reads the application), e.g. with _exit().
+ */
+unsigned async_handler_stop(struct async_app *app, unsigned deadline_ms);
 
 #endif

@@ -26,6 +26,7 @@
 #include "async_fcgi/fcgi_conn.h"
 #include "async_fcgi/watchdog.h"
 #include "common/clock.h"
+#include "common/limits.h"
 #include "common/text.h"
 
 /* One record at most: header, 65535 content, 255 padding; twice that. */
@@ -40,6 +41,7 @@ enum conn_close {
 
 struct fcgi_conn {
 	TAILQ_ENTRY(fcgi_conn)	 entry;
+	TAILQ_ENTRY(fcgi_conn)	 wait_entry;	/* set->waiting, if waiting */
 	struct fcgi_conn_set	*set;
 	struct bufferevent	*bev;
 	struct fcgi_request	 req;
@@ -49,9 +51,16 @@ struct fcgi_conn {
 	uint8_t			 pending;	/* call waits: done() follows */
 	uint8_t			 admitted;	/* counts in set->admitted */
 	uint8_t			 paused;	/* back-pressure: not reading */
+	uint8_t			 waiting;	/* in set->waiting */
+	uint8_t			 deadline;	/* the read timeout is what is
+						   left of request_us */
+	int64_t			 begun_us;	/* first byte of the request
+						   being received; 0: none */
+	uint64_t		 received;	/* its bytes consumed so far */
 };
 
 static void	conn_process(struct fcgi_conn *);
+static void	conn_wait_leave(struct fcgi_conn *);
 static void	conn_log(const struct fcgi_conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
@@ -81,6 +90,29 @@ conn_mark(struct fcgi_conn *c, enum conn_close how)
 	if (how > c->close)
 		c->close = how;
 	bufferevent_disable(c->bev, EV_READ);
+	conn_wait_leave(c);
+}
+
+/* c waits for (or receives) a request again: the youngest of set->waiting. */
+static void
+conn_wait_enter(struct fcgi_conn *c)
+{
+	if (!c->waiting && c->close == CONN_OPEN) {
+		TAILQ_INSERT_TAIL(&c->set->waiting, c, wait_entry);
+		c->waiting = 1;
+	}
+	c->begun_us = 0;
+	c->received = 0;
+	c->deadline = 0;
+}
+
+static void
+conn_wait_leave(struct fcgi_conn *c)
+{
+	if (c->waiting) {
+		TAILQ_REMOVE(&c->set->waiting, c, wait_entry);
+		c->waiting = 0;
+	}
 }
 
 /* The request is over (answered or not): drop its call, count it out. */
@@ -119,13 +151,14 @@ conn_free(struct fcgi_conn *c)
 
 	conn_end_call(c, 0);
 	conn_release(c);
+	conn_wait_leave(c);
 	fcgi_request_free(&c->req);
 	bufferevent_free(c->bev);
 	TAILQ_REMOVE(&set->list, c, entry);
 	set->stats->connections--;
 	free(c);
-	if (set->closed != NULL)
-		set->closed(set->closed_arg);
+	if (set->room != NULL)
+		set->room(set->room_arg);
 }
 
 /* The end of every entry point: frees c if it was marked and may go. */
@@ -180,9 +213,13 @@ conn_request_done(struct fcgi_conn *c)
 	conn_release(c);
 	if (!keep || c->set->draining)
 		conn_mark(c, CONN_FLUSH);
-	else
+	else {
 		bufferevent_set_timeouts(c->bev, &c->set->idle,
 		    &c->set->idle);
+		conn_wait_enter(c);
+		if (c->set->room != NULL)
+			c->set->room(c->set->room_arg);
+	}
 }
 
 /*
@@ -213,7 +250,11 @@ conn_respond(struct fcgi_conn *c)
 	fcgi_stream_encode(FCGI_STDOUT, id, (const uint8_t *)response, len, p,
 	    stream_len, &written);
 	fcgi_stream_end_encode(p + stream_len, FCGI_STDOUT, id);
+	/* A call the pool could not take carries its 503 (web servers
+	 * ignore the protocol status: lighttpd answers 500 without a
+	 * response) and ends FCGI_OVERLOADED (spec 5.5). */
 	fcgi_end_record_encode(p + stream_len + FCGI_HEADER_LEN, id, 0,
+	    async_call_overloaded(c->call) ? FCGI_OVERLOADED :
 	    FCGI_REQUEST_COMPLETE);
 	conn_write_now(c, p, total);
 	if (p != small)
@@ -249,6 +290,9 @@ conn_run(struct fcgi_conn *c)
 	int64_t t0;
 
 	set->stats->in_flight++;
+	conn_wait_leave(c);
+	c->begun_us = 0;
+	c->deadline = 0;
 	/* The peer is silent while we work: only writes may time out. */
 	bufferevent_set_timeouts(c->bev, NULL, &set->idle);
 	t0 = clock_mono_us();
@@ -352,13 +396,17 @@ conn_process(struct fcgi_conn *c)
 		/*
 		 * A request counts against --max-requests from its accepted
 		 * BEGIN_REQUEST to its END_REQUEST, so slow senders cannot
-		 * pile up past the cap before their first handler runs.
+		 * pile up past the cap before their first handler runs; and
+		 * a cancelled one until its pool worker is really free.
 		 */
 		idle = fcgi_request_state(&c->req) == FCGI_REQUEST_IDLE;
-		can_admit = set->admitted < set->max_requests;
+		can_admit = set->admitted + async_handler_lingering(set->app) <
+		    set->max_requests;
 		action = fcgi_request_apply(&c->req, &hdr, record +
 		    FCGI_HEADER_LEN, hdr.content_length, can_admit, &reply);
 		evbuffer_drain(in, total);
+		if (c->begun_us != 0)
+			c->received += total;
 		if (idle && fcgi_request_state(&c->req) != FCGI_REQUEST_IDLE &&
 		    !c->admitted) {
 			c->admitted = 1;
@@ -368,12 +416,72 @@ conn_process(struct fcgi_conn *c)
 	}
 }
 
+/*
+ * After a read: a request being received must end within request_us of
+ * its first byte and, once SA_FCGI_RATE_GRACE_MS old, average min_rate
+ * bytes/s (a slowloris restarts the idle timeout with every byte).  The
+ * read timeout is cut to what is left of the deadline, so a peer that
+ * falls silent meets it too.
+ */
+static void
+conn_check_pace(struct fcgi_conn *c)
+{
+	struct fcgi_conn_set *set = c->set;
+	size_t buffered = evbuffer_get_length(bufferevent_get_input(c->bev));
+	int64_t now, elapsed;
+	uint64_t bytes;
+	struct timeval left;
+
+	if (c->close != CONN_OPEN || !c->waiting)
+		return;
+	if (c->begun_us == 0) {
+		if (buffered == 0)
+			return;		/* idle between requests */
+		c->begun_us = clock_mono_us();
+	} else if (buffered == 0 &&
+	    fcgi_request_state(&c->req) == FCGI_REQUEST_IDLE) {
+		/* Management records only: idle again. */
+		conn_wait_enter(c);
+		bufferevent_set_timeouts(c->bev, &set->idle, &set->idle);
+		return;
+	}
+	now = clock_mono_us();
+	elapsed = now - c->begun_us;
+	bytes = c->received + buffered;
+	if (set->request_us > 0 && elapsed >= set->request_us) {
+		conn_log(c, "request not complete after %lld ms "
+		    "(--request-timeout, %llu bytes so far); closing",
+		    (long long)(elapsed / 1000), (unsigned long long)bytes);
+		conn_mark(c, CONN_NOW);
+		return;
+	}
+	if (set->min_rate > 0 &&
+	    elapsed >= (int64_t)SA_FCGI_RATE_GRACE_MS * 1000 &&
+	    bytes * 1000000 < set->min_rate * (uint64_t)elapsed) {
+		conn_log(c, "request arriving at %llu bytes/s for %lld ms, "
+		    "under --min-rate %llu bytes/s; closing",
+		    (unsigned long long)(bytes * 1000000 / (uint64_t)elapsed),
+		    (long long)(elapsed / 1000),
+		    (unsigned long long)set->min_rate);
+		conn_mark(c, CONN_NOW);
+		return;
+	}
+	if (set->request_us > 0) {
+		left = clock_timeval((uint64_t)(set->request_us - elapsed));
+		c->deadline = evutil_timercmp(&left, &set->idle, <);
+		if (!c->deadline)
+			left = set->idle;
+		bufferevent_set_timeouts(c->bev, &left, &set->idle);
+	}
+}
+
 static void
 conn_readcb(struct bufferevent *bev, void *arg)
 {
 	struct fcgi_conn *c = arg;
 
 	conn_process(c);
+	conn_check_pace(c);
 	conn_settle(c);
 }
 
@@ -395,7 +503,12 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct fcgi_conn *c = arg;
 
-	if (what & BEV_EVENT_TIMEOUT)
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    c->deadline)
+		conn_log(c, "request not complete after %lld ms "
+		    "(--request-timeout); closing",
+		    (long long)((clock_mono_us() - c->begun_us) / 1000));
+	else if (what & BEV_EVENT_TIMEOUT)
 		conn_log(c, "idle for %lld ms; closing",
 		    (long long)c->set->idle.tv_sec * 1000 +
 		    c->set->idle.tv_usec / 1000);
@@ -415,6 +528,7 @@ fcgi_conn_set_init(struct fcgi_conn_set *set)
 {
 	memset(set, 0, sizeof(*set));
 	TAILQ_INIT(&set->list);
+	TAILQ_INIT(&set->waiting);
 }
 
 int
@@ -440,8 +554,54 @@ fcgi_conn_new(struct fcgi_conn_set *set, int fd)
 	bufferevent_set_timeouts(c->bev, &set->idle, &set->idle);
 	bufferevent_enable(c->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&set->list, c, entry);
+	conn_wait_enter(c);
 	set->stats->connections++;
 	set->stats->accepted++;
+	return 0;
+}
+
+int
+fcgi_conn_can_make_room(const struct fcgi_conn_set *set)
+{
+	return !TAILQ_EMPTY(&set->waiting);
+}
+
+int
+fcgi_conn_make_room(struct fcgi_conn_set *set)
+{
+	struct fcgi_conn *c, *victim = NULL;
+	int64_t now = clock_mono_us();
+
+	TAILQ_FOREACH(c, &set->waiting, wait_entry)
+		if (c->begun_us != 0) {
+			victim = c;	/* the oldest still receiving */
+			break;
+		}
+	if (victim == NULL && (victim = TAILQ_FIRST(&set->waiting)) == NULL)
+		return -1;
+	set->room_made++;
+	if (set->room_logged_us == 0 || now - set->room_logged_us >=
+	    (int64_t)SA_FCGI_LOG_EVERY_MS * 1000) {
+		if (victim->begun_us != 0)
+			conn_log(victim, "%llu connections open, the cap: "
+			    "making room by closing this one, receiving a "
+			    "request for %lld ms (%llu bytes); %llu closed this "
+			    "way since the last such line",
+			    (unsigned long long)set->stats->connections,
+			    (long long)((now - victim->begun_us) / 1000),
+			    (unsigned long long)(victim->received +
+			    evbuffer_get_length(bufferevent_get_input(
+			    victim->bev))), (unsigned long long)set->room_made);
+		else
+			conn_log(victim, "%llu connections open, the cap: "
+			    "making room by closing this idle one; %llu "
+			    "closed this way since the last such line", (unsigned long long)
+			    set->stats->connections,
+			    (unsigned long long)set->room_made);
+		set->room_logged_us = now;
+		set->room_made = 0;
+	}
+	conn_free(victim);
 	return 0;
 }
 

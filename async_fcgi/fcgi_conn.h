@@ -40,13 +40,25 @@ struct fcgi_conn_set {
 	unsigned		 max_requests;	/* in flight, all connections */
 	size_t			 high_water;	/* output bytes: stop reading */
 	struct timeval		 idle;		/* a silent peer is closed */
+	int64_t			 request_us;	/* first byte of a request to
+						   the end of its STDIN; 0 =
+						   no limit */
+	uint64_t		 min_rate;	/* bytes/s a request averages
+						   once SA_FCGI_RATE_GRACE_MS
+						   old; 0 = none */
 	int			 draining;	/* close after each request */
-	void			(*closed)(void *arg);	/* one was freed */
-	void			*closed_arg;
+	void			(*room)(void *arg);	/* one was freed, or
+						   one became idle */
+	void			*room_arg;
 	/* The connection layer's: */
 	struct fcgi_conn_list	 list;
+	struct fcgi_conn_list	 waiting;	/* not running a request, in
+						   the order they began to
+						   wait */
 	uint64_t		 next_id;
 	unsigned		 admitted;	/* requests begun, not ended */
+	int64_t			 room_logged_us; /* last "making room" line */
+	uint64_t		 room_made;	/* closed since that line */
 };
 
 void fcgi_conn_set_init(struct fcgi_conn_set *set);
@@ -54,6 +66,17 @@ void fcgi_conn_set_init(struct fcgi_conn_set *set);
 /* Makes the non-blocking connected socket fd a connection of set; 0, or -1
  * (fd closed). */
 int fcgi_conn_new(struct fcgi_conn_set *set, int fd);
+
+/*
+ * At the connection cap: frees the connection that has been receiving a
+ * request the longest (the slowest unfinished request; failing that, the
+ * one idle the longest), with a log line (at most one per
+ * SA_FCGI_LOG_EVERY_MS, counting the rest).  Returns 0, or -1 when every
+ * connection is running a request.  fcgi_conn_can_make_room() says
+ * whether it would find one.
+ */
+int fcgi_conn_make_room(struct fcgi_conn_set *set);
+int fcgi_conn_can_make_room(const struct fcgi_conn_set *set);
 
 /* Frees the connections that sit between requests (a drain begins). */
 void fcgi_conn_close_idle(struct fcgi_conn_set *set);

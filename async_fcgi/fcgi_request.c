@@ -5,8 +5,9 @@
  * connection must do: BEGIN_REQUEST -> PARAMS (reassembled under a byte cap,
  * then decoded, since a pair may span records) -> STDIN (counted under a cap
  * and discarded) -> run; management records answered from the limits;
- * everything out of order refused.  It allocates only the PARAMS buffer and
- * its index, both bounded by limits.max_params_bytes.  It does no I/O, keeps
+ * everything out of order refused.  It allocates only the PARAMS buffer,
+ * bounded by limits.max_params_bytes and by what the peer sent (no index:
+ * lookups scan the decoded block).  It does no I/O, keeps
  * no timers and never ends the process: the worst a peer can get is CLOSE.
  */
 #include "config.h"
@@ -31,11 +32,7 @@ fcgi_request_init(struct fcgi_request *req, const struct fcgi_limits *limits)
 static void
 request_reset(struct fcgi_request *req)
 {
-	free(req->params_buf);
-	free(req->params);
-	req->params_buf = NULL;
-	req->params = NULL;
-	req->params_len = req->params_alloc = req->params_count = 0;
+	fcgi_request_drop_params(req);
 	req->stdin_len = 0;
 	req->stdin_over = 0;
 	req->state = FCGI_REQUEST_IDLE;
@@ -197,16 +194,16 @@ params_append(struct fcgi_request *req, const uint8_t *content, size_t len)
  * Decodes the reassembled PARAMS stream (spec 3.4, 5.2) in place: each pair
  * "<lengths>name value" is rewritten as "name\0value\0" at or before where it
  * started (its length fields are at least 2 bytes, so the strings never
- * overtake unread input), and an index of the pairs is allocated (at most
- * params_len / 2 entries).  A NUL inside a name or value is refused: a C
- * string would silently truncate it.  Returns NULL or a reason.
+ * overtake unread input); params_len becomes the length of that block.  No
+ * index is built: 64 KiB of empty pairs would cost 32,768 entries, 1 MiB.
+ * A NUL inside a name or value is refused: a C string would silently
+ * truncate it, and the scans below rely on it.  Returns NULL or a reason.
  */
 static const char *
 params_decode(struct fcgi_request *req)
 {
 	struct fcgi_nv nv;
 	enum fcgi_codec_result result;
-	struct fcgi_param *param;
 	size_t offset = 0, count = 0, write = 0;
 	uint8_t *buf = req->params_buf;
 
@@ -219,27 +216,18 @@ params_decode(struct fcgi_request *req)
 	}
 	if (result != FCGI_CODEC_DONE)
 		return "malformed name-value pair";
-	if (count == 0)
-		return NULL;
-	if ((req->params = calloc(count, sizeof(*req->params))) == NULL)
-		return "out of memory for params";
-	req->params_count = count;
 	offset = 0;
-	param = req->params;
 	while (fcgi_nv_next(buf, req->params_len, &offset, &nv) ==
 	    FCGI_CODEC_OK) {
 		memmove(buf + write, nv.name, nv.name_len);
 		buf[write + nv.name_len] = '\0';
-		param->name = (const char *)(buf + write);
-		param->name_len = nv.name_len;
 		write += nv.name_len + 1;
 		memmove(buf + write, nv.value, nv.value_len);
 		buf[write + nv.value_len] = '\0';
-		param->value = (const char *)(buf + write);
-		param->value_len = nv.value_len;
 		write += nv.value_len + 1;
-		param++;
 	}
+	req->params_len = write;
+	req->params_count = count;
 	return NULL;
 }
 
@@ -357,18 +345,34 @@ fcgi_request_apply(struct fcgi_request *req, const struct fcgi_header *hdr,
 	return active_record(req, hdr, content, content_len, reply);
 }
 
+int
+fcgi_request_param_next(const struct fcgi_request *req, size_t *cursor,
+    struct fcgi_param *param)
+{
+	const char *block = (const char *)req->params_buf;
+
+	if (req->state != FCGI_REQUEST_RUNNING || !req->params_done ||
+	    *cursor >= req->params_len)
+		return 0;
+	param->name = block + *cursor;
+	param->name_len = strlen(param->name);
+	param->value = param->name + param->name_len + 1;
+	param->value_len = strlen(param->value);
+	*cursor += param->name_len + param->value_len + 2;
+	return 1;
+}
+
 const char *
 fcgi_request_param(const struct fcgi_request *req, const char *name)
 {
-	size_t name_len = strlen(name), i;
+	struct fcgi_param param;
+	size_t name_len = strlen(name), cursor = 0;
 
-	if (req->state != FCGI_REQUEST_RUNNING || !req->params_done)
-		return NULL;
 	/* First match wins, as libfcgi's FCGX_GetParam() does. */
-	for (i = 0; i < req->params_count; i++)
-		if (req->params[i].name_len == name_len &&
-		    memcmp(req->params[i].name, name, name_len) == 0)
-			return req->params[i].value;
+	while (fcgi_request_param_next(req, &cursor, &param))
+		if (param.name_len == name_len &&
+		    memcmp(param.name, name, name_len) == 0)
+			return param.value;
 	return NULL;
 }
 
@@ -378,14 +382,6 @@ fcgi_request_param_count(const struct fcgi_request *req)
 	if (req->state != FCGI_REQUEST_RUNNING || !req->params_done)
 		return 0;
 	return req->params_count;
-}
-
-const struct fcgi_param *
-fcgi_request_param_at(const struct fcgi_request *req, size_t i)
-{
-	if (i >= fcgi_request_param_count(req))
-		return NULL;
-	return &req->params[i];
 }
 
 enum fcgi_request_state
@@ -422,9 +418,7 @@ void
 fcgi_request_drop_params(struct fcgi_request *req)
 {
 	free(req->params_buf);
-	free(req->params);
 	req->params_buf = NULL;
-	req->params = NULL;
 	req->params_len = req->params_alloc = req->params_count = 0;
 }
 

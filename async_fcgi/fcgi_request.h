@@ -90,10 +90,9 @@ struct fcgi_request {
 	int			 params_done;
 	int			 stdin_done;
 	uint8_t			*params_buf;	/* reassembly, then strings */
-	size_t			 params_len;
+	size_t			 params_len;	/* then "name\0value\0"... */
 	size_t			 params_alloc;
-	struct fcgi_param	*params;	/* decoded, after PARAMS ends */
-	size_t			 params_count;
+	size_t			 params_count;	/* pairs, after PARAMS ends */
 	size_t			 stdin_len;
 	int			 stdin_over;	/* body passed max_stdin_bytes */
 };
@@ -132,16 +131,19 @@ enum fcgi_action fcgi_request_apply(struct fcgi_request *req,
 /*
  * Parameter lookup after RUN: the value of the first pair named name, or NULL
  * if there is none or no request has been run.  Valid until
- * fcgi_request_finish()/fcgi_request_free().  Pairs with a NUL byte in the
+ * fcgi_request_drop_params()/finish()/free().  Pairs with a NUL byte in the
  * name or value never get here: the request is refused (CLOSE) instead.
+ * There is no index (memory per request is what the peer sent): a lookup
+ * scans the pairs, at most max_params_bytes / 2 of them.
  */
 const char *fcgi_request_param(const struct fcgi_request *req,
     const char *name);
 
-/* Parameter count and i-th pair (in wire order) after RUN; NULL past end. */
+/* Parameter count after RUN; and the pairs in wire order: *cursor starts at
+ * 0, each call fills *param and returns 1, then 0 past the last one. */
 size_t fcgi_request_param_count(const struct fcgi_request *req);
-const struct fcgi_param *fcgi_request_param_at(const struct fcgi_request *req,
-    size_t i);
+int fcgi_request_param_next(const struct fcgi_request *req, size_t *cursor,
+    struct fcgi_param *param);
 
 enum fcgi_request_state fcgi_request_state(const struct fcgi_request *req);
 /* Active request id; 0 when idle. */

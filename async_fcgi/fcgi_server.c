@@ -29,6 +29,7 @@ struct fcgi_server {
 	struct event		*drain_ev;
 	struct event		*sigterm_ev;
 	struct event		*sigint_ev;
+	struct event		*other_ev[4];	/* logged and ignored */
 	struct fcgi_server_options opt;
 	struct async_app	*app;
 	struct async_stats	*stats;
@@ -38,7 +39,13 @@ struct fcgi_server {
 	int			 full;		/* listener paused: max_conns */
 	int			 starved;	/* listener paused: EMFILE */
 	int			 abandoned;	/* left requests unfinished */
+	int64_t			 drain_at_us;	/* when the drain began */
 };
+
+/* Signals that only get a log line (async_fcgi(8), SIGNALS): SIGHUP has
+ * nothing to reload (no configuration file; the log is stderr). */
+static const int server_other_signals[] = { SIGHUP, SIGUSR1, SIGUSR2,
+    SIGALRM };
 
 static void
 server_update_listener(struct fcgi_server *srv)
@@ -51,19 +58,27 @@ server_update_listener(struct fcgi_server *srv)
 		evconnlistener_enable(srv->listener);
 }
 
+/* Below the cap, or at it with a connection the server may close to make
+ * room for a new one. */
+static int
+server_has_room(struct fcgi_server *srv)
+{
+	return srv->stats->connections < srv->opt.max_conns ||
+	    fcgi_conn_can_make_room(&srv->conns);
+}
+
 /*
- * A connection was freed: accept again below the cap, and after EMFILE (a
- * descriptor came free: no need to sit out the pause, and no spinning
- * either, as each retry waits for a close); end a drain.
+ * A connection was freed, or went idle: accept again when there is room,
+ * and after EMFILE (a descriptor came free: no need to sit out the pause,
+ * and no spinning either, as each retry waits for a close); end a drain.
  */
 static void
-server_closedcb(void *arg)
+server_roomcb(void *arg)
 {
 	struct fcgi_server *srv = arg;
 
-	if ((srv->full && srv->stats->connections < srv->opt.max_conns) ||
-	    srv->starved) {
-		if (srv->stats->connections < srv->opt.max_conns)
+	if ((srv->full && server_has_room(srv)) || srv->starved) {
+		if (server_has_room(srv))
 			srv->full = 0;
 		srv->starved = 0;
 		server_update_listener(srv);
@@ -80,11 +95,18 @@ server_add(struct fcgi_server *srv, int fd)
 		evutil_closesocket(fd);
 		return -1;
 	}
+	/* At the cap, the slowest request being received makes way. */
+	if (srv->stats->connections >= srv->opt.max_conns &&
+	    fcgi_conn_make_room(&srv->conns) == -1) {
+		evutil_closesocket(fd);	/* accepted in one burst past it */
+		return -1;
+	}
 	if (fcgi_conn_new(&srv->conns, fd) == -1)
 		return -1;
-	if (srv->stats->connections >= srv->opt.max_conns && !srv->full) {
-		fprintf(stderr, "async_fcgi: %u connections open, the cap: "
-		    "not accepting until one closes\n", srv->opt.max_conns);
+	if (!server_has_room(srv) && !srv->full) {
+		fprintf(stderr, "async_fcgi: %u connections open, the cap, "
+		    "each running a request: not accepting until one ends\n",
+		    srv->opt.max_conns);
 		srv->full = 1;
 		server_update_listener(srv);
 	}
@@ -166,6 +188,7 @@ server_signalcb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	srv->conns.draining = 1;
+	srv->drain_at_us = clock_mono_us();
 	fprintf(stderr, "async_fcgi: signal %d: no new connections; %llu "
 	    "requests in flight may finish within %u ms\n", (int)sig,
 	    (unsigned long long)srv->stats->in_flight, srv->opt.drain_ms);
@@ -178,6 +201,18 @@ server_signalcb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(srv->base, NULL);
 	else
 		evtimer_add(srv->drain_ev, &tv);
+}
+
+/* SIGHUP, SIGUSR1, SIGUSR2, SIGALRM: one line each, nothing else. */
+static void
+server_othercb(evutil_socket_t sig, short what, void *arg)
+{
+	const char *name = sig == SIGHUP ? "SIGHUP" : sig == SIGUSR1 ?
+	    "SIGUSR1" : sig == SIGUSR2 ? "SIGUSR2" : sig == SIGALRM ?
+	    "SIGALRM" : "a signal";
+
+	fprintf(stderr, "async_fcgi: %s received: ignored (nothing to "
+	    "reload; SIGTERM or SIGINT drains and exits)\n", name);
 }
 
 struct fcgi_server *
@@ -204,8 +239,10 @@ fcgi_server_new(struct event_base *base,
 	srv->conns.max_requests = options->max_requests;
 	srv->conns.high_water = options->high_water;
 	srv->conns.idle = clock_timeval((uint64_t)options->idle_ms * 1000);
-	srv->conns.closed = server_closedcb;
-	srv->conns.closed_arg = srv;
+	srv->conns.request_us = (int64_t)options->request_ms * 1000;
+	srv->conns.min_rate = options->min_rate;
+	srv->conns.room = server_roomcb;
+	srv->conns.room_arg = srv;
 	srv->resume_ev = evtimer_new(base, server_resumecb, srv);
 	srv->drain_ev = evtimer_new(base, server_draincb, srv);
 	srv->watchdog = srv->conns.watchdog = watchdog_new(base,
@@ -229,9 +266,11 @@ fcgi_server_new(struct event_base *base,
 void
 fcgi_server_free(struct fcgi_server *srv)
 {
+	size_t i;
+
 	if (srv == NULL)
 		return;
-	srv->conns.closed = NULL;	/* no loopexit from the frees below */
+	srv->conns.room = NULL;		/* no loopexit from the frees below */
 	fcgi_conn_close_all(&srv->conns);
 	if (srv->attached)
 		async_handler_detach(srv->app);	/* its calls are gone */
@@ -245,6 +284,9 @@ fcgi_server_free(struct fcgi_server *srv)
 		event_free(srv->sigterm_ev);
 	if (srv->sigint_ev != NULL)
 		event_free(srv->sigint_ev);
+	for (i = 0; i < sizeof(srv->other_ev) / sizeof(srv->other_ev[0]); i++)
+		if (srv->other_ev[i] != NULL)
+			event_free(srv->other_ev[i]);
 	watchdog_free(srv->watchdog);
 	free(srv);
 }
@@ -256,6 +298,9 @@ fcgi_server_run(int listen_fd, const struct fcgi_server_options *options,
 	struct event_base *base;
 	struct fcgi_server *srv = NULL;
 	sigset_t stop_signals;
+	int64_t left_us;
+	unsigned busy;
+	size_t i;
 	int rc = -1;
 
 	if ((base = event_base_new()) == NULL) {
@@ -298,16 +343,41 @@ fcgi_server_run(int listen_fd, const struct fcgi_server_options *options,
 		fprintf(stderr, "async_fcgi: cannot handle signals\n");
 		goto done;
 	}
-	/* main() blocked them until now, so none is lost or fatal. */
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
+	for (i = 0; i < sizeof(server_other_signals) /
+	    sizeof(server_other_signals[0]); i++) {
+		srv->other_ev[i] = evsignal_new(base, server_other_signals[i],
+		    server_othercb, srv);
+		if (srv->other_ev[i] == NULL ||
+		    event_add(srv->other_ev[i], NULL) == -1) {
+			fprintf(stderr, "async_fcgi: cannot handle signals\n");
+			goto done;
+		}
+		sigaddset(&stop_signals, server_other_signals[i]);
+	}
+	/* main() blocked them until now, so none is lost or fatal. */
 	sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
 	if (event_base_dispatch(base) == -1) {
 		fprintf(stderr, "async_fcgi: the event loop failed\n");
 		goto done;
 	}
 	rc = srv->abandoned ? 1 : 0;
+	/* What is left of the drain is the pool's, whatever it is doing. */
+	left_us = srv->abandoned || srv->drain_at_us == 0 ? 0 :
+	    (int64_t)srv->opt.drain_ms * 1000 -
+	    (clock_mono_us() - srv->drain_at_us);
+	fcgi_server_free(srv);		/* every call cancelled */
+	srv = NULL;
+	busy = async_handler_stop(app, left_us > 0 ?
+	    (unsigned)((left_us + 999) / 1000) : 0);
+	if (busy > 0) {
+		fprintf(stderr, "async_fcgi: %u offload worker%s still busy "
+		    "at the end of the drain: exiting without %s\n", busy,
+		    busy == 1 ? "" : "s", busy == 1 ? "it" : "them");
+		rc = 1;
+	}
 done:
 	fcgi_server_free(srv);
 	event_base_free(base);

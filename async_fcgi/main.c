@@ -52,11 +52,15 @@ usage(FILE *out)
 "  -s, --sleep SECONDS       how long the sleeper sleeps\n"
 "  -n, --sleep-on N|all      which request number sleeps; 0 = none\n"
 "  -t, --pool-threads N      offload pool size\n"
+"      --pool-queue N        offload jobs waiting; more get FCGI_OVERLOADED [%lu]\n"
 "      --max-conns N         open connections [%lu]\n"
 "      --max-requests N      requests in flight; more get FCGI_OVERLOADED [%lu]\n"
 "      --max-params BYTES    FastCGI PARAMS per request [%lu]\n"
 "      --max-stdin BYTES     request body per request [%lu]\n"
 "      --idle-timeout MS     close a silent peer after MS [%lu]\n"
+"      --request-timeout MS  from BEGIN_REQUEST to the end of STDIN [%lu]\n"
+"      --min-rate BYTES      a request older than %lu ms must average this\n"
+"                            many bytes/s; 0 = no minimum [%lu]\n"
 "      --high-water BYTES    pause reading a peer with this much unsent [%lu]\n"
 "      --drain-timeout MS    on SIGTERM, how long requests may finish [%lu]\n"
 "      --stall-ms MS         loop watchdog: log stalls longer than MS [%lu]\n"
@@ -65,13 +69,16 @@ usage(FILE *out)
 "\n"
 "Environment (doc/ARCHITECTURE.md; defaults reproduce the experiment):\n"
 "  SYNCASYNC_SLEEP_SECONDS [20]  SYNCASYNC_SLEEP_ON [5]  SYNCASYNC_ASYNC_MODE [block]\n"
-"  SYNCASYNC_POOL_THREADS [40]   SYNCASYNC_QUERY_OVERRIDES [0] (1: ?sleep=, ?mode=)\n"
+"  SYNCASYNC_POOL_THREADS [40]   SYNCASYNC_POOL_QUEUE [%lu]\n"
+"  SYNCASYNC_QUERY_OVERRIDES [0] (1: ?sleep=, ?mode=)\n"
 "  SYNCASYNC_WORK [sleep]: the sleeper's work, sleep, db or http\n"
 "  SYNCASYNC_DB (libpq conninfo, for db)  SYNCASYNC_DB_POOL [10] connections\n"
 "  SYNCASYNC_UPSTREAM (URL, for http)     SYNCASYNC_UPSTREAM_TIMEOUT [30] seconds\n",
+	    SA_POOL_QUEUE_DEFAULT,
 	    SA_FCGI_CONNS_MAX, SA_FCGI_REQS_MAX, SA_FCGI_PARAMS_MAX,
-	    SA_FCGI_STDIN_MAX, SA_FCGI_IDLE_MS, SA_FCGI_HIGH_WATER,
-	    SA_FCGI_DRAIN_MS, SA_WATCHDOG_STALL_MS);
+	    SA_FCGI_STDIN_MAX, SA_FCGI_IDLE_MS, SA_FCGI_REQUEST_MS,
+	    SA_FCGI_RATE_GRACE_MS, SA_FCGI_MIN_RATE, SA_FCGI_HIGH_WATER,
+	    SA_FCGI_DRAIN_MS, SA_WATCHDOG_STALL_MS, SA_POOL_QUEUE_DEFAULT);
 }
 
 static void die(const char *fmt, ...)
@@ -177,6 +184,7 @@ main(int argc, char **argv)
 	enum {
 		OPT_MAX_CONNS = 256, OPT_MAX_REQUESTS, OPT_MAX_PARAMS,
 		OPT_MAX_STDIN, OPT_IDLE, OPT_HIGH_WATER, OPT_DRAIN, OPT_STALL,
+		OPT_POOL_QUEUE, OPT_REQUEST_TIMEOUT, OPT_MIN_RATE,
 	};
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -192,6 +200,10 @@ main(int argc, char **argv)
 		{ "high-water", required_argument, NULL, OPT_HIGH_WATER },
 		{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
 		{ "stall-ms", required_argument, NULL, OPT_STALL },
+		{ "pool-queue", required_argument, NULL, OPT_POOL_QUEUE },
+		{ "request-timeout", required_argument, NULL,
+		    OPT_REQUEST_TIMEOUT },
+		{ "min-rate", required_argument, NULL, OPT_MIN_RATE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -199,7 +211,8 @@ main(int argc, char **argv)
 	struct fcgi_server_options opt = {
 		SA_FCGI_PARAMS_MAX, SA_FCGI_STDIN_MAX, SA_FCGI_CONNS_MAX,
 		SA_FCGI_REQS_MAX, SA_FCGI_IDLE_MS, SA_FCGI_HIGH_WATER,
-		SA_FCGI_DRAIN_MS, SA_WATCHDOG_STALL_MS,
+		SA_FCGI_DRAIN_MS, SA_WATCHDOG_STALL_MS, SA_FCGI_REQUEST_MS,
+		SA_FCGI_MIN_RATE,
 	};
 	struct settings settings;
 	struct async_app *app;
@@ -273,6 +286,18 @@ main(int argc, char **argv)
 			opt.stall_ms = (unsigned)option_uint("stall-ms", optarg,
 			    1, SA_FCGI_MS_OPT_MAX);
 			break;
+		case OPT_POOL_QUEUE:
+			settings.pool_queue = option_uint("pool-queue", optarg,
+			    0, SA_POOL_QUEUE_MAX);
+			break;
+		case OPT_REQUEST_TIMEOUT:
+			opt.request_ms = (unsigned)option_uint(
+			    "request-timeout", optarg, 1, SA_FCGI_MS_OPT_MAX);
+			break;
+		case OPT_MIN_RATE:
+			opt.min_rate = (unsigned)option_uint("min-rate", optarg,
+			    0, SA_FCGI_RATE_OPT_MAX);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -313,6 +338,10 @@ main(int argc, char **argv)
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGHUP);	/* and these are only logged */
+	sigaddset(&stop_signals, SIGUSR1);
+	sigaddset(&stop_signals, SIGUSR2);
+	sigaddset(&stop_signals, SIGALRM);
 	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
 	fit_descriptors(&opt);
 	if ((app = async_handler_new(&settings, error, sizeof(error))) == NULL)

@@ -17,6 +17,10 @@
 #define SA_SLEEP_MAX_US		(SA_SLEEP_MAX_S * 1000000ULL) /* the same in µs */
 #define SA_SLEEP_ON_MAX		1000000000UL		/* request number */
 #define SA_POOL_THREADS_MAX	1024UL			/* threads */
+#define SA_POOL_QUEUE_DEFAULT	1024UL			/* offload jobs waiting for a
+							   thread; more get
+							   FCGI_OVERLOADED */
+#define SA_POOL_QUEUE_MAX	1000000UL		/* jobs (--pool-queue) */
 #define SA_SETTING_MAX		256			/* bytes of one value */
 #define SA_ECHO_MAX		64			/* bytes of a bad value quoted
 							   in its error message */
@@ -64,6 +68,14 @@
 #define SA_WATCHDOG_TICK_MS	20UL			/* loop lateness probe */
 #define SA_LOG_LINE_MAX		1024			/* bytes per syslog line (stderr_log.c) */
 #define SA_WATCHDOG_STALL_MS	100UL			/* stall worth a log line */
+#define SA_FCGI_REQUEST_MS	30000UL			/* 30 s from BEGIN_REQUEST to
+							   the end of STDIN */
+#define SA_FCGI_MIN_RATE	128UL			/* bytes/s a request must
+							   average once ... */
+#define SA_FCGI_RATE_GRACE_MS	5000UL			/* ... it is 5 s old */
+#define SA_FCGI_LOG_EVERY_MS	10000UL			/* 10 s between two log lines
+							   of one kind under attack
+							   (overload, making room) */
 
 /* The stall detector (async_fcgi/stall_watch.c). */
 #define SA_STALL_MS_MAX		60000UL			/* 1 min, longest threshold */
@@ -94,6 +106,7 @@
 #define SA_FCGI_HIGH_WATER_OPT_MIN 1024UL		/* 1K of output */
 #define SA_FCGI_HIGH_WATER_OPT_MAX 1073741824UL		/* 1G of output */
 #define SA_FCGI_MS_OPT_MAX	86400000UL		/* 1 day, timeouts in ms */
+#define SA_FCGI_RATE_OPT_MAX	1073741824UL		/* 1G bytes/s (--min-rate) */
 
 /* sync_cgi's /pool workers: what one worker takes before libfcgi reads it. */
 #define SA_POOL_READ_MS		5000UL			/* 5 s from accept to the

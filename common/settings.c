@@ -254,6 +254,7 @@ settings_load(struct settings *s, const char *default_state_dir,
 	s->sleep_all = 0;
 	s->mode = MODE_BLOCK;
 	s->pool_threads = 40;
+	s->pool_queue = SA_POOL_QUEUE_DEFAULT;
 	s->state_dir = default_state_dir;
 	s->query_overrides = 0;
 	s->work = WORK_SLEEP;
@@ -278,6 +279,9 @@ settings_load(struct settings *s, const char *default_state_dir,
 		    "must be block, timer (or async) or offload", err, errlen);
 	if (load_uint("SYNCASYNC_POOL_THREADS", 1, SA_POOL_THREADS_MAX,
 	    &s->pool_threads, err, errlen) == -1)
+		return -1;
+	if (load_uint("SYNCASYNC_POOL_QUEUE", 0, SA_POOL_QUEUE_MAX,
+	    &s->pool_queue, err, errlen) == -1)
 		return -1;
 	if ((value = getenv("SYNCASYNC_STATE_DIR")) != NULL) {
 		if (value[0] != '/')

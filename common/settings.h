@@ -33,6 +33,7 @@ struct settings {
 	int		sleep_all;	/* SYNCASYNC_SLEEP_ON=all (benchmarks) */
 	enum settings_mode mode;	/* SYNCASYNC_ASYNC_MODE */
 	uint64_t	pool_threads;	/* SYNCASYNC_POOL_THREADS */
+	uint64_t	pool_queue;	/* SYNCASYNC_POOL_QUEUE: jobs waiting */
 	const char     *state_dir;	/* SYNCASYNC_STATE_DIR */
 	int		query_overrides; /* SYNCASYNC_QUERY_OVERRIDES */
 	enum settings_work work;	/* SYNCASYNC_WORK */

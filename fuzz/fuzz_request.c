@@ -69,26 +69,24 @@ check_end(const struct fcgi_reply *reply, uint16_t id, uint8_t status)
 static void
 check_params(const struct fcgi_request *req, size_t max_params)
 {
-	const struct fcgi_param *param, *first;
-	size_t count = fcgi_request_param_count(req), i, bytes = 0;
+	struct fcgi_param param = { NULL, 0, NULL, 0 }, first = param;
+	size_t count = fcgi_request_param_count(req), i = 0, bytes = 0;
+	size_t cursor = 0;
 
-	FUZZ_CHECK(fcgi_request_param_at(req, count) == NULL);
-	for (i = 0; i < count; i++) {
-		param = fcgi_request_param_at(req, i);
-		FUZZ_CHECK(param != NULL);
-		FUZZ_CHECK(strlen(param->name) == param->name_len);
-		FUZZ_CHECK(strlen(param->value) == param->value_len);
-		bytes += param->name_len + param->value_len + 2;
+	while (fcgi_request_param_next(req, &cursor, &param)) {
+		FUZZ_CHECK(strlen(param.name) == param.name_len);
+		FUZZ_CHECK(strlen(param.value) == param.value_len);
+		bytes += param.name_len + param.value_len + 2;
+		if (i++ == 0)
+			first = param;
 	}
+	FUZZ_CHECK(i == count);
 	/* Each pair took at least its two length bytes on the wire. */
 	FUZZ_CHECK(bytes <= max_params);
 	if (count > 0) {
-		/* The first pair of a name wins. */
-		first = fcgi_request_param_at(req, 0);
-		FUZZ_CHECK(fcgi_request_param(req, first->name) == first->value);
-		i = count - 1;
-		param = fcgi_request_param_at(req, i);
-		FUZZ_CHECK(fcgi_request_param(req, param->name) != NULL);
+		/* The first pair of a name wins; the last one is found. */
+		FUZZ_CHECK(fcgi_request_param(req, first.name) == first.value);
+		FUZZ_CHECK(fcgi_request_param(req, param.name) != NULL);
 	}
 	/* What async_handler reads. */
 	(void)fcgi_request_param(req, "REQUEST_METHOD");

@@ -26,6 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import fcgi_client as fc  # noqa: E402
+from harness import wait_for  # noqa: E402
 
 tap = harness.Tap()
 BINARY = os.path.join(harness.BUILDDIR, "async_fcgi", "async_fcgi")
@@ -46,16 +47,6 @@ def skip(what, reason):
     """One skipped check, counted in the plan."""
     tap.count += 1
     print("ok %d - %s # SKIP %s" % (tap.count, what, reason), flush=True)
-
-
-def wait_for(predicate, timeout, interval=0.02):
-    """Polls predicate until it is truthy or timeout passes; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def in_flight_is(server, n):

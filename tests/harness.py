@@ -53,6 +53,16 @@ class Tap:
         sys.exit(0 if self.failed == 0 else 1)
 
 
+def wait_for(predicate, timeout, interval=0.02):
+    """Polls predicate until it is truthy or timeout passes; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
 def need_tool(tap, env_name, name, package):
     """Returns the tool's path, or skips the whole test when it is absent."""
     path = os.environ.get(env_name) or shutil.which(name) or (

@@ -82,7 +82,8 @@ static const char *const request_pairs[] = {
 static void
 check_request_params(const struct fcgi_request *req, const char *what)
 {
-	const struct fcgi_param *param;
+	struct fcgi_param param;
+	size_t cursor = 0, n = 0;
 
 	TAP_EQ_STR(fcgi_request_param(req, "REQUEST_METHOD"), "GET", what);
 	TAP_EQ_STR(fcgi_request_param(req, "SCRIPT_NAME"), "/async", what);
@@ -91,10 +92,13 @@ check_request_params(const struct fcgi_request *req, const char *what)
 	TAP_OK(fcgi_request_param(req, "MISSING") == NULL, what);
 	TAP_OK(fcgi_request_param(req, "REQUEST_METHO") == NULL, what);
 	TAP_EQ_INT(fcgi_request_param_count(req), 5, what);
-	param = fcgi_request_param_at(req, 3);
-	TAP_OK(param != NULL && param->name_len == 4 &&
-	    param->value_len == strlen(long_value), what);
-	TAP_OK(fcgi_request_param_at(req, 5) == NULL, what);
+	while (n < 4 && fcgi_request_param_next(req, &cursor, &param))
+		n++;
+	TAP_OK(n == 4 && param.name_len == 4 &&
+	    param.value_len == strlen(long_value), what);
+	while (fcgi_request_param_next(req, &cursor, &param))
+		n++;
+	TAP_EQ_INT(n, 5, what);
 }
 
 static void
@@ -711,6 +715,44 @@ test_framed_stream(void)
 	fcgi_request_free(&req);
 }
 
+/* 4 KiB of empty pairs: the request holds the bytes sent, no index. */
+static void
+test_empty_pairs(void)
+{
+	struct fcgi_request req;
+	struct fcgi_reply reply;
+	struct fcgi_param param;
+	uint8_t params[4096];
+	size_t pairs = sizeof(params) / 2 - 4, cursor = 0, seen = 0;
+	const char *const tail[] = { "A", "b", NULL };
+	size_t len;
+
+	memset(params, 0, sizeof(params));
+	len = pairs * 2 + params_build(params + pairs * 2,
+	    sizeof(params) - pairs * 2, tail);
+	fcgi_request_init(&req, &limits);
+	apply(&req, FCGI_BEGIN_REQUEST, 1, begin_close, 8, &reply);
+	apply(&req, FCGI_PARAMS, 1, params, len, &reply);
+	apply(&req, FCGI_PARAMS, 1, NULL, 0, &reply);
+	TAP_EQ_INT(apply(&req, FCGI_STDIN, 1, NULL, 0, &reply),
+	    FCGI_ACTION_RUN, "empty pairs: RUN");
+	TAP_EQ_INT(fcgi_request_param_count(&req), pairs + 1,
+	    "empty pairs: every pair counted");
+	TAP_OK(req.params_alloc <= limits.max_params_bytes,
+	    "empty pairs: one buffer within the cap, no index");
+	TAP_EQ_STR(fcgi_request_param(&req, "A"), "b",
+	    "empty pairs: the pair behind them is found");
+	TAP_EQ_STR(fcgi_request_param(&req, ""), "",
+	    "empty pairs: an empty name is a name");
+	while (fcgi_request_param_next(&req, &cursor, &param))
+		seen++;
+	TAP_EQ_INT(seen, pairs + 1, "empty pairs: the cursor visits each");
+	fcgi_request_drop_params(&req);
+	TAP_OK(fcgi_request_param(&req, "A") == NULL && req.params_buf == NULL,
+	    "empty pairs: dropped once read");
+	fcgi_request_free(&req);
+}
+
 int
 main(void)
 {
@@ -727,5 +769,6 @@ main(void)
 	test_abort();
 	test_keep_conn_reuse();
 	test_framed_stream();
+	test_empty_pairs();
 	return tap_done();
 }
