@@ -89,6 +89,7 @@ main(int argc, char *argv[])
 	};
 	struct probe_http_options options;
 	struct probe_group *groups = NULL;
+	struct probe_http_target *targets = NULL;
 	const char *json_path = NULL, *svg_path = NULL, **labels = NULL;
 	char err[SA_ERROR_MAX], max[NUMBER_SECONDS_TEXT];
 	uint64_t requests = PROBE_REQUESTS_DEFAULT, sleep_us = 0;
@@ -161,14 +162,23 @@ main(int argc, char *argv[])
 		    nlabels, ngroups);
 		goto done;
 	}
+	if ((targets = calloc(ngroups, sizeof(*targets))) == NULL)
+		goto oom;
 	for (g = 0; g < ngroups; g++)
-		if (probe_http_check_url(argv[optind + (int)g], err,
-		    sizeof(err)) == -1) {
+		if (probe_http_parse_url(argv[optind + (int)g], &targets[g],
+		    err, sizeof(err)) == -1) {
 			fprintf(stderr, "syncasync-probe: %s\n", err);
 			goto done;
 		}
 
 	status = 1;
+	/* Every host is resolved before any request is sent. */
+	for (g = 0; g < ngroups; g++)
+		if (probe_http_resolve(&targets[g], err, sizeof(err)) == -1) {
+			fprintf(stderr, "syncasync-probe: %s (%s)\n", err,
+			    argv[optind + (int)g]);
+			goto done;
+		}
 	signal(SIGPIPE, SIG_IGN);	/* a server hanging up is a row error */
 	options.requests = (size_t)requests;
 	options.progress = quiet ? NULL : stderr;
@@ -190,7 +200,8 @@ main(int argc, char *argv[])
 	for (g = 0; g < ngroups; g++) {
 		struct probe_group *group = &groups[g];
 
-		probe_http_run(group->url, g, &options, group->rows);
+		probe_http_run(&targets[g], group->url, g, &options,
+		    group->rows);
 		probe_result_summarize(group->rows, group->count,
 		    (double)sleep_us / 1e6,
 		    &group->summary);
@@ -223,6 +234,7 @@ done:
 		for (g = 0; g < ngroups; g++)
 			free(groups[g].rows);
 	free(groups);
+	free(targets);
 	free(labels);
 	return status;
 }

@@ -28,6 +28,8 @@ probe_report_table(FILE *out, const struct probe_group *group)
 
 	fprintf(out, "\n== %s%s%s (%zu requests) ==\n", title(group),
 	    group->label != NULL ? "  " : "", group->url, group->count);
+	if (probe_result_common_error(group->rows, group->count) != NULL)
+		return;		/* no table of empty rows: the summary says it */
 	fprintf(out, "  %5s  %-24s %10s %8s  %-19s %11s\n", "req", "message",
 	    "thread", "pid", "request time", "latency ms");
 	if ((order = calloc(group->count ? group->count : 1,
@@ -55,7 +57,14 @@ void
 probe_report_summary(FILE *out, const struct probe_group *group)
 {
 	const struct probe_summary *sum = &group->summary;
+	const char *common;
 
+	if ((common = probe_result_common_error(group->rows,
+	    group->count)) != NULL) {
+		fprintf(out, "  verdict: failed: %s (all %zu request%s)\n",
+		    common, group->count, group->count == 1 ? "" : "s");
+		return;
+	}
 	fprintf(out, "  %zu ok, %zu failed; %zu distinct thread id%s, "
 	    "%zu distinct pid%s\n", sum->ok, sum->failed, sum->distinct_threads,
 	    sum->distinct_threads == 1 ? "" : "s", sum->distinct_pids,
@@ -96,7 +105,8 @@ column_of(int64_t t, int64_t t0, int64_t span, size_t width)
 }
 
 /*
- * One line per request: ' ' before the send and after the answer, '.' while
+ * One line per request (none when all failed alike: the summary's one
+ * line says it): ' ' before the send and after the answer, '.' while
  * the request waited (not yet started by the server, or finished but not yet
  * received), '#' while the server handled it, 'x' for a failed request.
  */
@@ -117,6 +127,7 @@ probe_report_timeline(FILE *out, const struct probe_group *group)
 			t1 = row->received_us;
 	}
 	if (group->count == 0 ||
+	    probe_result_common_error(group->rows, group->count) != NULL ||
 	    (order = calloc(group->count, sizeof(*order))) == NULL)
 		return;
 	span = t1 > t0 ? t1 - t0 : 1;

@@ -338,6 +338,24 @@ done:
 	free(pids);
 }
 
+/*
+ * The error shared by every row when all count rows failed with the same
+ * text (a refused connection, a timeout, one HTTP error for all), so that it
+ * can be said once; NULL when count is 0, a row succeeded or two differ.
+ */
+const char *
+probe_result_common_error(const struct probe_result *rows, size_t count)
+{
+	size_t i;
+
+	if (count == 0 || rows[0].error[0] == '\0')
+		return NULL;
+	for (i = 1; i < count; i++)
+		if (strcmp(rows[i].error, rows[0].error) != 0)
+			return NULL;
+	return rows[0].error;
+}
+
 const char *
 probe_result_verdict_name(enum probe_verdict verdict)
 {

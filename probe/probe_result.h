@@ -88,6 +88,8 @@ double	probe_result_latency_ms(const struct probe_result *);
 void	probe_result_summarize(const struct probe_result *, size_t count,
 	    double expected_sleep_s, struct probe_summary *);
 const char *probe_result_verdict_name(enum probe_verdict);
+const char *probe_result_common_error(const struct probe_result *,
+	    size_t count);
 void	probe_result_order(const struct probe_result *, size_t count,
 	    size_t *order);
 
