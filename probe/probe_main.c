@@ -23,6 +23,7 @@
 #include "probe/probe_http.h"
 #include "probe/probe_report.h"
 #include "probe/probe_result.h"
+#include "probe/probe_stats.h"
 #include "probe/probe_svg.h"
 
 #ifndef PACKAGE_VERSION
@@ -32,6 +33,45 @@
 #define PROBE_REQUESTS_DEFAULT	10
 #define PROBE_TIMEOUT_DEFAULT_US (60 * 1000000ULL)	/* 60 s */
 #define PROBE_EXIT_USAGE	2
+#define PROBE_STATS_TIMEOUT_US	(10 * 1000000ULL)	/* 10 s at most */
+
+/*
+ * After a run against an /async URL: asks its stats sibling for the
+ * blocked-loop reports and keeps those of this run in group->server (left
+ * NULL for other paths, and when every request failed alike).
+ */
+static void
+ask_server(struct probe_group *group, const struct probe_http_target *target,
+    uint64_t timeout_us)
+{
+	struct probe_http_body *body;
+	struct probe_server *server;
+	char path[SA_PROBE_URI_MAX];
+
+	if (probe_stats_path(target->target, path, sizeof(path)) == -1 ||
+	    probe_result_common_error(group->rows, group->count) != NULL)
+		return;
+	if ((server = calloc(1, sizeof(*server))) == NULL ||
+	    (body = malloc(sizeof(*body))) == NULL) {
+		free(server);
+		return;
+	}
+	snprintf(server->url, sizeof(server->url), "http://%s%s",
+	    target->host_header, path);
+	probe_http_fetch(target, path, timeout_us < PROBE_STATS_TIMEOUT_US ?
+	    timeout_us : PROBE_STATS_TIMEOUT_US, body);
+	if (body->error[0] != '\0')
+		snprintf(server->error, sizeof(server->error), "%s",
+		    body->error);
+	else if (body->status != 200)
+		snprintf(server->error, sizeof(server->error), "HTTP %d",
+		    body->status);
+	else if (probe_stats_parse(body->data, body->len, &server->stats,
+	    server->error, sizeof(server->error)) == 0)
+		probe_stats_select(server, group->rows, group->count);
+	free(body);
+	group->server = server;
+}
 
 static void
 usage(FILE *out)
@@ -205,8 +245,10 @@ main(int argc, char *argv[])
 		probe_result_summarize(group->rows, group->count,
 		    (double)sleep_us / 1e6,
 		    &group->summary);
+		ask_server(group, &targets[g], options.timeout_us);
 		probe_report_table(report, group);
 		probe_report_summary(report, group);
+		probe_report_server(report, group);
 		probe_report_timeline(report, group);
 		fflush(report);
 		for (i = 0; i < group->count; i++)
@@ -231,8 +273,10 @@ oom:
 	status = 1;
 done:
 	if (groups != NULL)
-		for (g = 0; g < ngroups; g++)
+		for (g = 0; g < ngroups; g++) {
 			free(groups[g].rows);
+			free(groups[g].server);
+		}
 	free(groups);
 	free(targets);
 	free(labels);

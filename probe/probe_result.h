@@ -14,6 +14,9 @@
 
 #include "common/limits.h"
 
+struct json_object;
+struct probe_server;
+
 #define PROBE_SLEEP_SUFFIX	" (sleep)"
 
 struct probe_result {
@@ -73,8 +76,10 @@ struct probe_group {
 	struct probe_result	*rows;
 	size_t			 count;
 	struct probe_summary	 summary;
+	struct probe_server	*server;	/* NULL: not an /async URL */
 };
 
+struct json_object *probe_result_parse_json(const char *body, size_t len);
 void	probe_result_init(struct probe_result *, size_t url_index, size_t index);
 void	probe_result_set_error(struct probe_result *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
