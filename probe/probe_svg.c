@@ -121,50 +121,86 @@ xml_short_text(FILE *out, const char *s, size_t max)
 }
 
 /*
- * The colour of the index-th thread: hues from green through blue to
- * magenta (75..330 degrees, never the orange of waiting or the red of a
- * block), a golden-ratio step apart, at three lightnesses.
+ * The colour of the index-th of total threads: hues from green through
+ * blue to purple (80..310 degrees, never the orange of waiting or the red of
+ * a block), spread evenly, at up to three lightnesses when there are many;
+ * consecutive indexes a stride of about 0.38 of the hues apart, so that
+ * neighbouring lanes differ.
  */
 static void
-palette_color(size_t index, char out[8])
+palette_color(size_t index, size_t total, char out[8])
 {
-	static const double lightness[] = { 0.45, 0.33, 0.60 };
-	double h = 75 + fmod(140 + (double)index * 157.6, 255.0);
-	double l = lightness[(index / 2) % 3], s = 0.6;
-	double c = (1 - fabs(2 * l - 1)) * s, hp = h / 60;
-	double x = c * (1 - fabs(fmod(hp, 2) - 1)), m = l - c / 2;
-	double r = 0, g = 0, b = 0;
+	static const double lightness[3][3] = {
+		{ 0.45, 0.45, 0.45 }, { 0.40, 0.62, 0.40 }, { 0.45, 0.30, 0.64 },
+	};
+	size_t levels = total <= 7 ? 1 : total <= 14 ? 2 : 3;
+	size_t hues = (total + levels - 1) / levels, stride, a, b, t;
+	double h, l, s = 0.62, c, hp, x, m, r = 0, g = 0, bl = 0;
 
+	if (hues == 0)
+		hues = 1;
+	/* The first stride from 0.38 of the hues up that is prime to them. */
+	for (stride = (size_t)((double)hues * 0.38 + 0.5); ; stride++) {
+		for (a = stride ? stride : 1, b = hues; b != 0; t = a % b, a = b,
+		    b = t)
+			;
+		if (stride > 0 && a == 1)
+			break;
+	}
+	h = 80 + 230 * (((double)((index * stride) % hues) + 0.5) /
+	    (double)hues);
+	l = lightness[levels - 1][(index / hues) % levels];
+	c = (1 - fabs(2 * l - 1)) * s;
+	hp = h / 60;
+	x = c * (1 - fabs(fmod(hp, 2) - 1));
+	m = l - c / 2;
 	if (hp < 1) { r = c; g = x; }
 	else if (hp < 2) { r = x; g = c; }
-	else if (hp < 3) { g = c; b = x; }
-	else if (hp < 4) { g = x; b = c; }
-	else if (hp < 5) { r = x; b = c; }
-	else { r = c; b = x; }
+	else if (hp < 3) { g = c; bl = x; }
+	else if (hp < 4) { g = x; bl = c; }
+	else if (hp < 5) { r = x; bl = c; }
+	else { r = c; bl = x; }
 	snprintf(out, 8, "#%02x%02x%02x", (unsigned)lround((r + m) * 255),
-	    (unsigned)lround((g + m) * 255), (unsigned)lround((b + m) * 255));
+	    (unsigned)lround((g + m) * 255), (unsigned)lround((bl + m) * 255));
+}
+
+/* Registers a (pid, thread) pair; the first PROBE_SVG_THREADS get a slot. */
+static void
+thread_register(struct probe_svg_threads *threads, int64_t pid, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < threads->count; i++)
+		if (threads->ids[i] == id && threads->pids[i] == pid)
+			return;
+	if (threads->count < PROBE_SVG_THREADS) {
+		threads->pids[threads->count] = pid;
+		threads->ids[threads->count++] = id;
+	}
+}
+
+/* Gives every registered pair its colour, once all are known. */
+static void
+thread_colors(struct probe_svg_threads *threads)
+{
+	size_t i;
+
+	for (i = 0; i < threads->count; i++)
+		palette_color(i, threads->count, threads->colors[i]);
 }
 
 static const char *
-thread_color(struct probe_svg_threads *threads, int64_t pid, int64_t id)
+thread_color(const struct probe_svg_threads *threads, int64_t pid,
+    int64_t id)
 {
-	static char spill[8];
 	size_t i;
 
 	for (i = 0; i < threads->count; i++)
 		if (threads->ids[i] == id && threads->pids[i] == pid)
 			return threads->colors[i];
-	if (threads->count < PROBE_SVG_THREADS) {
-		i = threads->count++;
-		threads->pids[i] = pid;
-		threads->ids[i] = id;
-		palette_color(i, threads->colors[i]);
-		return threads->colors[i];
-	}
 	/* Past the table colours repeat; the lane text names the thread. */
-	palette_color((size_t)((uint64_t)(pid * 31 + id) % PROBE_SVG_THREADS),
-	    spill);
-	return spill;
+	return threads->count > 0 ? threads->colors[(uint64_t)(pid * 31 + id) %
+	    threads->count] : "#3b6fb6";
 }
 
 /* A tick step of 1, 2 or 5 times a power of ten giving 4..10 ticks. */
@@ -387,7 +423,7 @@ draw_threads_line(FILE *out, const struct probe_group *group, int y)
 	else if (sum->distinct_threads == sum->ok && sum->ok > 1)
 		fputs(": one per request", out);
 	else if (sum->distinct_threads > 1)
-		fputs(": reused from request to request", out);
+		fputs(": some served several requests", out);
 	fputs("</text>\n", out);
 }
 
@@ -445,7 +481,7 @@ draw_blocks(FILE *out, const struct probe_group *group, int y, int h,
 
 static void
 draw_lane(FILE *out, const struct probe_result *row, int y, int lane_h,
-    int64_t t0, double px_per_us, struct probe_svg_threads *threads)
+    int64_t t0, double px_per_us, const struct probe_svg_threads *threads)
 {
 	double x1, x2, s1, s2, bar_y = y + lane_h * 0.12;
 	double bar_h = lane_h * 0.76;
@@ -573,6 +609,22 @@ probe_svg_print(FILE *out, const struct probe_group *groups, size_t ngroups)
 		    groups[g].count) == NULL && t1 - t0 > span_us)
 			span_us = t1 - t0;
 	}
+	/* Colours are given in drawing order, once the number is known. */
+	for (g = 0; g < ngroups; g++) {
+		if ((order = calloc(groups[g].count ? groups[g].count : 1,
+		    sizeof(*order))) == NULL) {
+			free(threads);
+			return -1;
+		}
+		probe_result_order(groups[g].rows, groups[g].count, order);
+		for (i = 0; i < groups[g].count; i++)
+			if (probe_result_ok(&groups[g].rows[order[i]]))
+				thread_register(threads,
+				    groups[g].rows[order[i]].pid,
+				    groups[g].rows[order[i]].thread_id);
+		free(order);
+	}
+	thread_colors(threads);
 	/* One scale for all panels: the longest decides. */
 	px_per_us = PROBE_SVG_PLOT_W / (double)span_us;
 	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
