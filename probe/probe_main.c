@@ -1,12 +1,15 @@
 /*
  * probe_main.c - syncasync-probe: the experiment client.
  *
- * Options and orchestration only: for each URL in turn (never interleaved:
- * the server's request counter decides which request sleeps) it runs the
- * concurrent GETs (probe_http), judges them (probe_result), prints the table,
- * summary and timeline (probe_report), and at the end writes --json and --svg.
+ * Options and orchestration only: it checks every URL and resolves every
+ * host first (probe_http), then for each URL in turn (never interleaved:
+ * the server's request counter decides which request sleeps) runs the
+ * concurrent GETs, judges them (probe_result), asks an /async server what
+ * blocked its loop (probe_stats), prints the table, summary, the server's
+ * report and timeline (probe_report), and at the end writes --json and --svg.
  * Exit status: 0 when every request got a 2xx with the contract JSON, 1 when
- * some did not (or an output file could not be written), 2 for usage errors.
+ * some did not, a host did not resolve or an output file could not be
+ * written, 2 for usage errors.
  * Proxy variables (HTTP_PROXY and friends) are never read.
  */
 #include "config.h"
@@ -94,7 +97,10 @@ usage(FILE *out)
 	    "  -q, --quiet          no progress lines\n"
 	    "  -h, --help           this help\n"
 	    "  -V, --version        print the version\n"
-	    "Exit status: 0 all requests answered 2xx, 1 some failed, 2 usage.\n",
+	    "After a run against an /async URL it asks the server (URL/stats)\n"
+	    "what blocked its event loop, and prints the answer.\n"
+	    "Exit status: 0 all requests answered 2xx, 1 some failed or a host\n"
+	    "did not resolve, 2 usage.\n",
 	    PROBE_REQUESTS_DEFAULT, SA_PROBE_REQUESTS_MAX,
 	    PROBE_TIMEOUT_DEFAULT_US / 1000000);
 }
