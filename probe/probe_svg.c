@@ -572,7 +572,7 @@ draw_axis(FILE *out, int top, int y, double span_s, double px_per_us)
 	}
 	fprintf(out, "<text x=\"%d\" y=\"%d\" class=\"a\" "
 	    "text-anchor=\"start\">s</text>\n", PROBE_SVG_LEFT +
-	    PROBE_SVG_PLOT_W + 8, y + 17);
+	    PROBE_SVG_PLOT_W + 18, y + 17);
 }
 
 /* The height of one panel, as print draws it. */
