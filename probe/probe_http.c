@@ -1,12 +1,12 @@
 /*
  * probe_http.c - the experiment's HTTP client on libevent's evhttp.
  *
- * probe_http_parse_url checks a URL and probe_http_resolve resolves its
- * host once, before any request is sent, so a name that does not resolve is said at once and by
- * name.  For one URL probe_http_run opens N connections at once (one
- * evhttp_connection each, so the server sees N concurrent clients, as the
- * experiment's async client does) to that one numeric address, sends one GET
- * on each, and records per request the send and answer times on
+ * probe_http_parse_url checks a URL and probe_http_resolve resolves its host
+ * once, before any request is sent, so a name that does not resolve is said
+ * at once and by name.  For one URL probe_http_run opens N connections at
+ * once (one evhttp_connection each, so the server sees N concurrent clients,
+ * as the experiment's async client does) to that one numeric address, sends
+ * one GET on each, and records per request the send and answer times on
  * CLOCK_REALTIME (comparable with the server's started_us/finished_us on the
  * same machine), the status, and the parsed body.  Every failure (refused
  * connection, timeout, non-2xx, bad body) becomes the row's error; nothing a
@@ -23,7 +23,6 @@
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -46,15 +45,20 @@
 
 struct probe_http_run;
 
+/* What libevent's error callback said; first member of each callback arg. */
+struct probe_http_failure {
+	int			 have_error;
+	enum evhttp_request_error error;	/* last one libevent reported */
+};
+
 /* One request in flight; owned by the run, not by libevent. */
 struct probe_http_call {
+	struct probe_http_failure failure;	/* first: see errorcb */
 	struct probe_http_run	*run;
 	struct probe_result	*row;
 	struct evhttp_connection *conn;		/* freed after the loop */
 	struct evhttp_request	*req;		/* NULL once answered */
 	struct event		*timer;		/* the per-request timeout */
-	int			 have_error;
-	enum evhttp_request_error error;	/* last one libevent reported */
 	int			 connect_failed;
 	int			 done;
 };
@@ -196,7 +200,10 @@ diagnose_connect(const struct probe_http_target *target, char *why,
 	    SOCK_CLOEXEC, 0)) == -1)
 		return;
 	if (connect(fd, (const struct sockaddr *)&target->addr,
-	    target->addrlen) == -1) {
+	    target->addrlen) == 0)
+		snprintf(why, size, "connection refused or unreachable (a "
+		    "later connect succeeded)");
+	else {
 		error = errno;
 		if (error == EINPROGRESS) {
 			pfd.fd = fd;
@@ -289,13 +296,14 @@ finish_call(struct probe_http_call *call)
 		event_base_loopbreak(run->base);
 }
 
+/* Both kinds of request arg start with their struct probe_http_failure. */
 static void
 errorcb(enum evhttp_request_error error, void *arg)
 {
-	struct probe_http_call *call = arg;
+	struct probe_http_failure *failure = arg;
 
-	call->have_error = 1;
-	call->error = error;
+	failure->have_error = 1;
+	failure->error = error;
 }
 
 /*
@@ -318,9 +326,9 @@ donecb(struct evhttp_request *req, void *arg)
 		return;
 	row->received_us = clock_now_us();
 	if (req == NULL || evhttp_request_get_response_code(req) == 0) {
-		if (call->have_error)
+		if (call->failure.have_error)
 			probe_result_set_error(row, "%s",
-			    error_name(call->error));
+			    error_name(call->failure.error));
 		else {
 			call->connect_failed = 1;
 			probe_result_set_error(row, "cannot connect");
@@ -513,21 +521,11 @@ done:
 }
 
 struct probe_http_get {
+	struct probe_http_failure failure;	/* first: see errorcb */
 	struct event_base	*base;
 	struct probe_http_body	*out;
-	int			 have_error;
-	enum evhttp_request_error error;
 	int			 done;
 };
-
-static void
-fetch_errorcb(enum evhttp_request_error error, void *arg)
-{
-	struct probe_http_get *get = arg;
-
-	get->have_error = 1;
-	get->error = error;
-}
 
 static void
 fetch_donecb(struct evhttp_request *req, void *arg)
@@ -539,8 +537,9 @@ fetch_donecb(struct evhttp_request *req, void *arg)
 	get->done = 1;
 	event_base_loopbreak(get->base);
 	if (req == NULL || evhttp_request_get_response_code(req) == 0) {
-		snprintf(out->error, sizeof(out->error), "%s", get->have_error ?
-		    error_name(get->error) : "cannot connect");
+		snprintf(out->error, sizeof(out->error), "%s",
+		    get->failure.have_error ? error_name(get->failure.error) :
+		    "cannot connect");
 		return;
 	}
 	out->status = evhttp_request_get_response_code(req);
@@ -552,8 +551,8 @@ fetch_donecb(struct evhttp_request *req, void *arg)
 
 /*
  * One GET of target (a path and query) on the host and port of t, within
- * timeout_us (libevent's idle timeout, the only one here).  Fills *out: the status and up to
- * SA_PROBE_BODY_MAX bytes of the body, or the error.
+ * timeout_us (libevent's idle timeout, the only one here).  Fills *out:
+ * the status and up to SA_PROBE_BODY_MAX bytes of the body, or the error.
  */
 void
 probe_http_fetch(const struct probe_http_target *t, const char *target,
@@ -573,7 +572,7 @@ probe_http_fetch(const struct probe_http_target *t, const char *target,
 		snprintf(out->error, sizeof(out->error), "out of memory");
 		goto done;
 	}
-	evhttp_request_set_error_cb(req, fetch_errorcb);
+	evhttp_request_set_error_cb(req, errorcb);
 	add_headers(req, t);
 	if (evhttp_make_request(conn, req, EVHTTP_REQ_GET, target) == -1) {
 		snprintf(out->error, sizeof(out->error), "cannot send request");

@@ -363,8 +363,8 @@ json_server(const struct probe_server *server)
 /*
  * Builds {"tool", "version", "groups": [{"url", "label", "summary",
  * "server_report", "results": [row...]}]}; rows in send order;
- * "server_report" is null for groups whose server was not asked.  The caller owns the result
- * (json_object_put).  NULL when memory runs out.
+ * "server_report" is null for groups whose server was not asked.  The
+ * caller owns the result (json_object_put).  NULL when memory runs out.
  */
 struct json_object *
 probe_report_json(const struct probe_group *groups, size_t ngroups,

@@ -238,8 +238,8 @@ parse_stalls(struct json_object *root, struct probe_stats *stats, char *err,
 /*
  * Parses len bytes of a stats body.  The blocks form is used when
  * "current_block" or "recent_blocks" is present, else the stalls form.
- * Returns 0, or -1 with err naming what is wrong ("not JSON", "recent_blocks[1]:
- * started_us is not a non-negative integer", ...).  At most
+ * Returns 0, or -1 with err naming what is wrong ("not JSON",
+ * "recent_blocks[1]: started_us is not a non-negative integer", ...).  At most
  * SA_PROBE_BLOCKS_MAX reports and SA_PROBE_FRAMES_MAX frames each are kept.
  */
 int
