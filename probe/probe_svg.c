@@ -40,7 +40,7 @@
 #define PROBE_SVG_TOP		118	/* px, title and legend */
 #define PROBE_SVG_THREADS	256	/* (pid, thread) pairs with their own colour */
 #define PROBE_SVG_ERROR_MAX	60	/* bytes of error text shown in a lane */
-#define PROBE_SVG_SAYS_MAX	190	/* bytes of the server's sentence shown */
+#define PROBE_SVG_SAYS_MAX	180	/* bytes of a line of the server's */
 #define PROBE_SVG_PLOT_W	(PROBE_SVG_WIDTH - PROBE_SVG_LEFT - PROBE_SVG_RIGHT)
 
 #define COLOR_WAIT	"#f76707"	/* waiting: the story, the strongest */
@@ -427,21 +427,45 @@ draw_threads_line(FILE *out, const struct probe_group *group, int y)
 	fputs("</text>\n", out);
 }
 
-static void
+/* The server's sentence, and where its frames start (NULL: none). */
+static const char *
+server_sentence(const struct probe_server *server, char *line, size_t size)
+{
+	char *in;
+
+	probe_stats_sentence(server, 0, line, size);
+	if ((in = strstr(line, ", in ")) == NULL)
+		return NULL;
+	in[1] = '\0';		/* line ends with its "," */
+	return in + 2;		/* "in frame <- frame ..." */
+}
+
+/* What the server said, on one line, its frames on a second; the number
+ * of lines drawn (without out: only counted). */
+static int
 draw_server_line(FILE *out, const struct probe_group *group, int y)
 {
 	const struct probe_server *server = group->server;
+	const char *color = server->nblocks > 0 ? "#c92a2a" : "#2b8a3e";
 	char line[2048];
+	const char *frames = server_sentence(server, line, sizeof(line));
 
-	probe_stats_sentence(server, 0, line, sizeof(line));
+	if (out == NULL)
+		return frames != NULL ? 2 : 1;
 	fprintf(out, "<text x=\"10\" y=\"%d\" class=\"t\" "
 	    "style=\"fill:%s\"><tspan font-weight=\"bold\">the server "
-	    "says:</tspan> ", y,
-	    server->nblocks > 0 ? "#c92a2a" : "#2b8a3e");
+	    "says:</tspan> ", y, color);
 	xml_short_text(out, line, PROBE_SVG_SAYS_MAX);
 	if (server->nblocks > 1)
 		fprintf(out, " (and %zu more)", server->nblocks - 1);
 	fputs("</text>\n", out);
+	if (frames == NULL)
+		return 1;
+	fprintf(out, "<text x=\"22\" y=\"%d\" class=\"t\" "
+	    "style=\"fill:%s\">", y + 15, color);
+	xml_short_text(out, frames, PROBE_SVG_SAYS_MAX);
+	fputs("</text>\n", out);
+	return 2;
 }
 
 /* The server's blocked intervals as red bands over the lanes [y, y + h). */
@@ -585,7 +609,7 @@ panel_height(const struct probe_group *group)
 		return h + 24;
 	h += 18;
 	if (group->server != NULL)
-		h += 18;
+		h += 15 * draw_server_line(NULL, group, 0) + 3;
 	return h + (int)group->count * lane_height(group->count) + 52;
 }
 
@@ -667,10 +691,8 @@ probe_svg_print(FILE *out, const struct probe_group *groups, size_t ngroups)
 		}
 		draw_threads_line(out, group, y + 2);
 		y += 18;
-		if (group->server != NULL) {
-			draw_server_line(out, group, y + 2);
-			y += 18;
-		}
+		if (group->server != NULL)
+			y += 15 * draw_server_line(out, group, y + 2) + 3;
 		if ((order = calloc(group->count ? group->count : 1,
 		    sizeof(*order))) == NULL) {
 			free(threads);

@@ -166,9 +166,10 @@ main(void)
 	    "the reported block is a band");
 	TAP_OK(strstr(text, "loop blocked 2.00 s") != NULL, "  labelled");
 	TAP_OK(strstr(text, "the server says:</tspan> the loop was blocked "
-	    "2.00 s by request #5, in clock_nanosleep (libc.so.6) "
-	    "\xe2\x86\x90 &lt;script&gt;&amp;x") != NULL,
-	    "  with the top frames, escaped");
+	    "2.00 s by request #5,</text>") != NULL, "  the server's sentence");
+	TAP_OK(strstr(text, ">in clock_nanosleep (libc.so.6) \xe2\x86\x90 "
+	    "&lt;script&gt;&amp;x</text>") != NULL,
+	    "  and under it the top frames, escaped");
 	TAP_EQ_INT(count(text, ">2.0</text>"), 2,
 	    "one time scale: the 1 s panel's axis also ends at 2.0");
 	TAP_OK(strstr(text, "failed: cannot connect to 127.0.0.1:1: Connection "
