@@ -21,6 +21,8 @@
 #define T0 1764000000000000LL	/* µs */
 #define NROWS 10
 
+#include "tests/probe_fixture.h"
+
 static void
 make_set(struct probe_result *rows)
 {
@@ -75,16 +77,8 @@ test_server(void)
 	group.rows = rows;
 	group.count = NROWS;
 	probe_result_summarize(rows, NROWS, 0, &group.summary);
-	snprintf(server.url, sizeof(server.url),
-	    "http://127.0.0.1:8080/async/stats");
-	server.nblocks = 1;
-	server.ever_blocked = 1;
-	server.blocks[0].request_no = 5;
-	server.blocks[0].started_us = T0 + 1000;
-	server.blocks[0].duration_ms = 2000;
-	server.blocks[0].nframes = 1;
-	snprintf(server.blocks[0].frames[0], SA_PROBE_FRAME_MAX,
-	    "clock_nanosleep (libc.so.6)");
+	probe_fixture_server(&server, "http://127.0.0.1:8080/async/stats",
+	    NULL);
 	snprintf(server.blocks[0].mode, sizeof(server.blocks[0].mode),
 	    "block");
 

@@ -24,6 +24,8 @@
 #define T0 1764000000000000LL	/* µs */
 #define NROWS 10
 
+#include "tests/probe_fixture.h"
+
 static void
 make_set(struct probe_result *rows, size_t url_index, int blocking)
 {
@@ -111,17 +113,7 @@ main(void)
 		probe_result_set_error(&refused[i], "cannot connect to "
 		    "127.0.0.1:1: Connection refused");
 	}
-	snprintf(server.url, sizeof(server.url), "http://h/async/stats");
-	server.nblocks = 1;
-	server.ever_blocked = 1;
-	server.blocks[0].request_no = 5;
-	server.blocks[0].started_us = T0 + 1000;
-	server.blocks[0].duration_ms = 2000;
-	server.blocks[0].nframes = 2;
-	snprintf(server.blocks[0].frames[0], SA_PROBE_FRAME_MAX,
-	    "clock_nanosleep (libc.so.6)");
-	snprintf(server.blocks[0].frames[1], SA_PROBE_FRAME_MAX,
-	    "<script>&x");
+	probe_fixture_server(&server, "http://h/async/stats", "<script>&x");
 	probe_result_set_error(&flat[9], "HTTP 500: <b>&\"'\xff</b>");
 	flat[9].parsed = 0;
 	memset(groups, 0, sizeof(groups));
