@@ -53,6 +53,9 @@
 #define SA_PROBE_MESSAGE_MAX	128			/* bytes of "message" kept */
 #define SA_PROBE_TIME_MAX	32			/* bytes of "request_time" */
 #define SA_PROBE_MODE_MAX	16			/* bytes of "mode" kept */
+#define SA_PROBE_BLOCKS_MAX	8			/* blocked-loop reports kept from /async/stats */
+#define SA_PROBE_FRAMES_MAX	16			/* stack frames kept per report */
+#define SA_PROBE_FRAME_MAX	160			/* bytes of one frame or URI kept */
 
 /* FastCGI responder defaults (async_fcgi options override them). */
 #define SA_FCGI_PARAMS_MAX	65536UL			/* 64K per request */

@@ -402,6 +402,7 @@
 				    (location.port ? ':' + location.port : '') : location.host) + run.cfg.path,
 				label: run.label,
 				summary: sum,
+				server_report: null,	/* the page does not ask /async/stats */
 				results: run.rows.map(function (row) {
 					var out = {
 						index: row.index,

@@ -1,12 +1,15 @@
 /*
  * probe_main.c - syncasync-probe: the experiment client.
  *
- * Options and orchestration only: for each URL in turn (never interleaved:
- * the server's request counter decides which request sleeps) it runs the
- * concurrent GETs (probe_http), judges them (probe_result), prints the table,
- * summary and timeline (probe_report), and at the end writes --json and --svg.
+ * Options and orchestration only: it checks every URL and resolves every
+ * host first (probe_http), then for each URL in turn (never interleaved:
+ * the server's request counter decides which request sleeps) runs the
+ * concurrent GETs, judges them (probe_result), asks an /async server what
+ * blocked its loop (probe_stats), prints the table, summary, the server's
+ * report and timeline (probe_report), and at the end writes --json and --svg.
  * Exit status: 0 when every request got a 2xx with the contract JSON, 1 when
- * some did not (or an output file could not be written), 2 for usage errors.
+ * some did not, a host did not resolve or an output file could not be
+ * written, 2 for usage errors.
  * Proxy variables (HTTP_PROXY and friends) are never read.
  */
 #include "config.h"
@@ -23,6 +26,7 @@
 #include "probe/probe_http.h"
 #include "probe/probe_report.h"
 #include "probe/probe_result.h"
+#include "probe/probe_stats.h"
 #include "probe/probe_svg.h"
 
 #ifndef PACKAGE_VERSION
@@ -32,6 +36,45 @@
 #define PROBE_REQUESTS_DEFAULT	10
 #define PROBE_TIMEOUT_DEFAULT_US (60 * 1000000ULL)	/* 60 s */
 #define PROBE_EXIT_USAGE	2
+#define PROBE_STATS_TIMEOUT_US	(10 * 1000000ULL)	/* 10 s at most */
+
+/*
+ * After a run against an /async URL: asks its stats sibling for the
+ * blocked-loop reports and keeps those of this run in group->server (left
+ * NULL for other paths, and when every request failed alike).
+ */
+static void
+ask_server(struct probe_group *group, const struct probe_http_target *target,
+    uint64_t timeout_us)
+{
+	struct probe_http_body *body;
+	struct probe_server *server;
+	char path[SA_PROBE_URI_MAX];
+
+	if (probe_stats_path(target->target, path, sizeof(path)) == -1 ||
+	    probe_result_common_error(group->rows, group->count) != NULL)
+		return;
+	if ((server = calloc(1, sizeof(*server))) == NULL ||
+	    (body = malloc(sizeof(*body))) == NULL) {
+		free(server);
+		return;
+	}
+	snprintf(server->url, sizeof(server->url), "http://%s%s",
+	    target->host_header, path);
+	probe_http_fetch(target, path, timeout_us < PROBE_STATS_TIMEOUT_US ?
+	    timeout_us : PROBE_STATS_TIMEOUT_US, body);
+	if (body->error[0] != '\0')
+		snprintf(server->error, sizeof(server->error), "%s",
+		    body->error);
+	else if (body->status != 200)
+		snprintf(server->error, sizeof(server->error), "HTTP %d",
+		    body->status);
+	else if (probe_stats_parse(body->data, body->len, &server->stats,
+	    server->error, sizeof(server->error)) == 0)
+		probe_stats_select(server, group->rows, group->count);
+	free(body);
+	group->server = server;
+}
 
 static void
 usage(FILE *out)
@@ -54,7 +97,10 @@ usage(FILE *out)
 	    "  -q, --quiet          no progress lines\n"
 	    "  -h, --help           this help\n"
 	    "  -V, --version        print the version\n"
-	    "Exit status: 0 all requests answered 2xx, 1 some failed, 2 usage.\n",
+	    "After a run against an /async URL it asks the server (URL/stats)\n"
+	    "what blocked its event loop, and prints the answer.\n"
+	    "Exit status: 0 all requests answered 2xx, 1 some failed or a host\n"
+	    "did not resolve, 2 usage.\n",
 	    PROBE_REQUESTS_DEFAULT, SA_PROBE_REQUESTS_MAX,
 	    PROBE_TIMEOUT_DEFAULT_US / 1000000);
 }
@@ -89,6 +135,7 @@ main(int argc, char *argv[])
 	};
 	struct probe_http_options options;
 	struct probe_group *groups = NULL;
+	struct probe_http_target *targets = NULL;
 	const char *json_path = NULL, *svg_path = NULL, **labels = NULL;
 	char err[SA_ERROR_MAX], max[NUMBER_SECONDS_TEXT];
 	uint64_t requests = PROBE_REQUESTS_DEFAULT, sleep_us = 0;
@@ -161,14 +208,23 @@ main(int argc, char *argv[])
 		    nlabels, ngroups);
 		goto done;
 	}
+	if ((targets = calloc(ngroups, sizeof(*targets))) == NULL)
+		goto oom;
 	for (g = 0; g < ngroups; g++)
-		if (probe_http_check_url(argv[optind + (int)g], err,
-		    sizeof(err)) == -1) {
+		if (probe_http_parse_url(argv[optind + (int)g], &targets[g],
+		    err, sizeof(err)) == -1) {
 			fprintf(stderr, "syncasync-probe: %s\n", err);
 			goto done;
 		}
 
 	status = 1;
+	/* Every host is resolved before any request is sent. */
+	for (g = 0; g < ngroups; g++)
+		if (probe_http_resolve(&targets[g], err, sizeof(err)) == -1) {
+			fprintf(stderr, "syncasync-probe: %s (%s)\n", err,
+			    argv[optind + (int)g]);
+			goto done;
+		}
 	signal(SIGPIPE, SIG_IGN);	/* a server hanging up is a row error */
 	options.requests = (size_t)requests;
 	options.progress = quiet ? NULL : stderr;
@@ -190,12 +246,15 @@ main(int argc, char *argv[])
 	for (g = 0; g < ngroups; g++) {
 		struct probe_group *group = &groups[g];
 
-		probe_http_run(group->url, g, &options, group->rows);
+		probe_http_run(&targets[g], group->url, g, &options,
+		    group->rows);
 		probe_result_summarize(group->rows, group->count,
 		    (double)sleep_us / 1e6,
 		    &group->summary);
+		ask_server(group, &targets[g], options.timeout_us);
 		probe_report_table(report, group);
 		probe_report_summary(report, group);
+		probe_report_server(report, group);
 		probe_report_timeline(report, group);
 		fflush(report);
 		for (i = 0; i < group->count; i++)
@@ -220,9 +279,12 @@ oom:
 	status = 1;
 done:
 	if (groups != NULL)
-		for (g = 0; g < ngroups; g++)
+		for (g = 0; g < ngroups; g++) {
 			free(groups[g].rows);
+			free(groups[g].server);
+		}
 	free(groups);
+	free(targets);
 	free(labels);
 	return status;
 }

@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include "probe/probe_report.h"
+#include "probe/probe_stats.h"
+
+#define REPORT_SENTENCE_MAX	2048	/* bytes of one "the server says" */
 
 static const char *
 title(const struct probe_group *group)
@@ -28,6 +31,8 @@ probe_report_table(FILE *out, const struct probe_group *group)
 
 	fprintf(out, "\n== %s%s%s (%zu requests) ==\n", title(group),
 	    group->label != NULL ? "  " : "", group->url, group->count);
+	if (probe_result_common_error(group->rows, group->count) != NULL)
+		return;		/* no table of empty rows: the summary says it */
 	fprintf(out, "  %5s  %-24s %10s %8s  %-19s %11s\n", "req", "message",
 	    "thread", "pid", "request time", "latency ms");
 	if ((order = calloc(group->count ? group->count : 1,
@@ -55,7 +60,14 @@ void
 probe_report_summary(FILE *out, const struct probe_group *group)
 {
 	const struct probe_summary *sum = &group->summary;
+	const char *common;
 
+	if ((common = probe_result_common_error(group->rows,
+	    group->count)) != NULL) {
+		fprintf(out, "  verdict: failed: %s (all %zu request%s)\n",
+		    common, group->count, group->count == 1 ? "" : "s");
+		return;
+	}
 	fprintf(out, "  %zu ok, %zu failed; %zu distinct thread id%s, "
 	    "%zu distinct pid%s\n", sum->ok, sum->failed, sum->distinct_threads,
 	    sum->distinct_threads == 1 ? "" : "s", sum->distinct_pids,
@@ -83,6 +95,25 @@ probe_report_summary(FILE *out, const struct probe_group *group)
 	fputc('\n', out);
 }
 
+/*
+ * Under the verdict, what an /async server said about its loop during the
+ * run: one line per blocked-loop report, or that there was none.  Nothing
+ * for groups the probe did not ask (/sync, /pool).
+ */
+void
+probe_report_server(FILE *out, const struct probe_group *group)
+{
+	char line[REPORT_SENTENCE_MAX];
+	size_t i = 0;
+
+	if (group->server == NULL)
+		return;
+	do {
+		probe_stats_sentence(group->server, i, line, sizeof(line));
+		fprintf(out, "  the server says: %s\n", line);
+	} while (++i < group->server->nblocks);
+}
+
 /* Maps t in [t0, t0 + span] to a column in [0, width). */
 static size_t
 column_of(int64_t t, int64_t t0, int64_t span, size_t width)
@@ -96,7 +127,8 @@ column_of(int64_t t, int64_t t0, int64_t span, size_t width)
 }
 
 /*
- * One line per request: ' ' before the send and after the answer, '.' while
+ * One line per request (none when all failed alike: the summary's one
+ * line says it): ' ' before the send and after the answer, '.' while
  * the request waited (not yet started by the server, or finished but not yet
  * received), '#' while the server handled it, 'x' for a failed request.
  */
@@ -117,6 +149,7 @@ probe_report_timeline(FILE *out, const struct probe_group *group)
 			t1 = row->received_us;
 	}
 	if (group->count == 0 ||
+	    probe_result_common_error(group->rows, group->count) != NULL ||
 	    (order = calloc(group->count, sizeof(*order))) == NULL)
 		return;
 	span = t1 > t0 ? t1 - t0 : 1;
@@ -255,10 +288,83 @@ json_row(const struct probe_result *row)
 	return obj;
 }
 
+/* A string, or null when it is empty (not reported). */
+static struct json_object *
+json_text(const char *text)
+{
+	return text[0] != '\0' ? json_object_new_string(text) : NULL;
+}
+
+static struct json_object *
+json_block(const struct probe_block *block)
+{
+	struct json_object *obj = json_object_new_object(), *frames;
+	size_t i;
+
+	if (obj == NULL)
+		return NULL;
+	json_object_object_add(obj, "request_no", block->request_no >= 0 ?
+	    json_object_new_int64(block->request_no) : NULL);
+	json_object_object_add(obj, "method", json_text(block->method));
+	json_object_object_add(obj, "uri", json_text(block->uri));
+	json_object_object_add(obj, "mode", json_text(block->mode));
+	json_object_object_add(obj, "work", json_text(block->work));
+	json_object_object_add(obj, "started_us", block->started_us != 0 ?
+	    json_object_new_int64(block->started_us) : NULL);
+	json_object_object_add(obj, "duration_ms", json_ms(block->duration_ms));
+	json_object_object_add(obj, "active",
+	    json_object_new_boolean(block->active));
+	if ((frames = json_object_new_array()) != NULL) {
+		for (i = 0; i < block->nframes; i++)
+			json_object_array_add(frames,
+			    json_object_new_string(block->frames[i]));
+		json_object_object_add(obj, "frames", frames);
+	}
+	return obj;
+}
+
+/*
+ * {"url", "error", "form", "blocks": [...], "says": [sentence...]}: the
+ * reports of this run, and the lines the text report printed.
+ */
+static struct json_object *
+json_server(const struct probe_server *server)
+{
+	struct json_object *obj = json_object_new_object(), *list, *says;
+	char line[REPORT_SENTENCE_MAX];
+	size_t i = 0;
+
+	if (obj == NULL)
+		return NULL;
+	json_object_object_add(obj, "url", json_object_new_string(server->url));
+	json_object_object_add(obj, "error", server->error[0] != '\0' ?
+	    json_object_new_string(server->error) : NULL);
+	json_object_object_add(obj, "form", server->error[0] != '\0' ? NULL :
+	    json_object_new_string(server->stats.form == PROBE_STATS_BLOCKS ?
+	    "blocks" : "stalls"));
+	if ((list = json_object_new_array()) != NULL) {
+		for (i = 0; i < server->nblocks; i++)
+			json_object_array_add(list,
+			    json_block(&server->blocks[i]));
+		json_object_object_add(obj, "blocks", list);
+	}
+	if ((says = json_object_new_array()) != NULL) {
+		i = 0;
+		do {
+			probe_stats_sentence(server, i, line, sizeof(line));
+			json_object_array_add(says,
+			    json_object_new_string(line));
+		} while (++i < server->nblocks);
+		json_object_object_add(obj, "says", says);
+	}
+	return obj;
+}
+
 /*
  * Builds {"tool", "version", "groups": [{"url", "label", "summary",
- * "results": [row...]}]}; rows in send order.  The caller owns the result
- * (json_object_put).  NULL when memory runs out.
+ * "server_report", "results": [row...]}]}; rows in send order;
+ * "server_report" is null for groups whose server was not asked.  The
+ * caller owns the result (json_object_put).  NULL when memory runs out.
  */
 struct json_object *
 probe_report_json(const struct probe_group *groups, size_t ngroups,
@@ -285,6 +391,9 @@ probe_report_json(const struct probe_group *groups, size_t ngroups,
 		    json_object_new_string(groups[g].label) : NULL);
 		json_object_object_add(group, "summary",
 		    json_summary(&groups[g].summary));
+		json_object_object_add(group, "server_report",
+		    groups[g].server != NULL ? json_server(groups[g].server) :
+		    NULL);
 		if ((rows = json_object_new_array()) == NULL)
 			goto fail;
 		json_object_object_add(group, "results", rows);

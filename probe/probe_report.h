@@ -17,6 +17,7 @@
 
 void	probe_report_table(FILE *, const struct probe_group *);
 void	probe_report_summary(FILE *, const struct probe_group *);
+void	probe_report_server(FILE *, const struct probe_group *);
 void	probe_report_timeline(FILE *, const struct probe_group *);
 struct json_object *probe_report_json(const struct probe_group *,
 	    size_t ngroups, const char *version);

@@ -49,8 +49,8 @@ copy_text(char *dst, size_t size, const char *src)
 }
 
 /* Parses exactly len bytes as one JSON value; NULL if they are not JSON. */
-static struct json_object *
-parse_json(const char *body, size_t len)
+struct json_object *
+probe_result_parse_json(const char *body, size_t len)
 {
 	struct json_tokener *tok;
 	struct json_object *obj = NULL;
@@ -125,7 +125,7 @@ probe_result_parse_body(struct probe_result *row, const char *body, size_t len)
 	int rc = -1;
 
 	row->parsed = 0;
-	if ((obj = parse_json(body, len)) == NULL) {
+	if ((obj = probe_result_parse_json(body, len)) == NULL) {
 		probe_result_set_error(row, "body is not JSON");
 		return -1;
 	}
@@ -171,7 +171,7 @@ probe_result_parse_error_body(struct probe_result *row, const char *body,
 	char text[SA_ERROR_MAX];
 
 	probe_result_set_error(row, "HTTP %d", row->http_status);
-	if ((obj = parse_json(body, len)) == NULL)
+	if ((obj = probe_result_parse_json(body, len)) == NULL)
 		return;
 	if (json_object_is_type(obj, json_type_object) &&
 	    json_object_object_get_ex(obj, "error", &val) &&
@@ -336,6 +336,24 @@ done:
 	free(other_ms);
 	free(threads);
 	free(pids);
+}
+
+/*
+ * The error shared by every row when all count rows failed with the same
+ * text (a refused connection, a timeout, one HTTP error for all), so that it
+ * can be said once; NULL when count is 0, a row succeeded or two differ.
+ */
+const char *
+probe_result_common_error(const struct probe_result *rows, size_t count)
+{
+	size_t i;
+
+	if (count == 0 || rows[0].error[0] == '\0')
+		return NULL;
+	for (i = 1; i < count; i++)
+		if (strcmp(rows[i].error, rows[0].error) != 0)
+			return NULL;
+	return rows[0].error;
 }
 
 const char *

@@ -14,6 +14,9 @@
 
 #include "common/limits.h"
 
+struct json_object;
+struct probe_server;
+
 #define PROBE_SLEEP_SUFFIX	" (sleep)"
 
 struct probe_result {
@@ -73,8 +76,10 @@ struct probe_group {
 	struct probe_result	*rows;
 	size_t			 count;
 	struct probe_summary	 summary;
+	struct probe_server	*server;	/* NULL: not an /async URL */
 };
 
+struct json_object *probe_result_parse_json(const char *body, size_t len);
 void	probe_result_init(struct probe_result *, size_t url_index, size_t index);
 void	probe_result_set_error(struct probe_result *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
@@ -88,6 +93,8 @@ double	probe_result_latency_ms(const struct probe_result *);
 void	probe_result_summarize(const struct probe_result *, size_t count,
 	    double expected_sleep_s, struct probe_summary *);
 const char *probe_result_verdict_name(enum probe_verdict);
+const char *probe_result_common_error(const struct probe_result *,
+	    size_t count);
 void	probe_result_order(const struct probe_result *, size_t count,
 	    size_t *order);
 

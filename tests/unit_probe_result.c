@@ -144,7 +144,7 @@ test_summary(void)
 {
 	struct probe_result rows[10];
 	struct probe_summary sum;
-	size_t order[10];
+	size_t order[10], i;
 
 	make_set(rows, 1);
 	probe_result_summarize(rows, 10, 0, &sum);
@@ -209,6 +209,18 @@ test_summary(void)
 	probe_result_summarize(rows, 0, 0, &sum);
 	TAP_EQ_STR(probe_result_verdict_name(sum.verdict), "failed",
 	    "empty set: failed");
+
+	TAP_OK(probe_result_common_error(rows, 10) == NULL,
+	    "common error: none while one succeeded");
+	for (i = 0; i < 10; i++)
+		probe_result_set_error(&rows[i], "timeout after 1 s");
+	TAP_EQ_STR(probe_result_common_error(rows, 10), "timeout after 1 s",
+	    "common error: all failed alike");
+	probe_result_set_error(&rows[3], "HTTP 502");
+	TAP_OK(probe_result_common_error(rows, 10) == NULL,
+	    "common error: none when two differ");
+	TAP_OK(probe_result_common_error(rows, 0) == NULL,
+	    "common error: none for no rows");
 }
 
 int

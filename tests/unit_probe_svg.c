@@ -1,11 +1,13 @@
 /*
  * unit_probe_svg.c - the probe's SVG timeline from a fixed result set.
  *
- * Draws a blocking and a non-blocking group (with a failed row whose error
- * and label carry XML metacharacters and invalid UTF-8) and checks: one lane
- * per request, escaped text, the verdict headings, and, when xmllint is
- * installed, that the file is well-formed XML.  Build with probe/probe_svg.c,
- * probe/probe_result.c and json-c.
+ * Draws a blocking group with the server's report of its blocked loop
+ * (frames carrying XML metacharacters), a non-blocking group (with a failed
+ * row whose error and label carry XML metacharacters and invalid UTF-8) and
+ * a group whose requests all failed alike, and checks: the title, one lane
+ * per request, escaped text, the verdict headings, the blocked band, one
+ * time scale for all panels, no thread colour shared between panels, and,
+ * when xmllint is installed, that the file is well-formed XML.
  */
 #include "config.h"
 
@@ -15,11 +17,14 @@
 #include <unistd.h>
 
 #include "probe/probe_result.h"
+#include "probe/probe_stats.h"
 #include "probe/probe_svg.h"
 #include "tests/tap.h"
 
 #define T0 1764000000000000LL	/* µs */
 #define NROWS 10
+
+#include "tests/probe_fixture.h"
 
 static void
 make_set(struct probe_result *rows, size_t url_index, int blocking)
@@ -40,7 +45,7 @@ make_set(struct probe_result *rows, size_t url_index, int blocking)
 		snprintf(row->message, sizeof(row->message), "async example%s",
 		    no == 5 ? " (sleep)" : "");
 		if (no == 5)
-			end = 2001000;
+			end = blocking ? 2001000 : 1001000;
 		else if (no > 5 && blocking) {
 			start = 2001000;
 			end = 2001500;
@@ -49,6 +54,29 @@ make_set(struct probe_result *rows, size_t url_index, int blocking)
 		row->finished_us = T0 + end;
 		row->received_us = row->finished_us + 500;
 	}
+}
+
+/* The fill colours of handling bars ("fill=\"#...\"/>") in [from, to). */
+static size_t
+colours(const char *from, const char *to, char found[][8], size_t max)
+{
+	const char *p = from;
+	size_t n = 0, i;
+
+	while ((p = strstr(p, "fill=\"#")) != NULL && p < to) {
+		p += 6;
+		if (p[7] != '"' || p[8] != '/' || strncmp(p, "#f76707", 7) == 0 ||
+		    strncmp(p, "#868e96", 7) == 0)	/* waiting, failed */
+			continue;
+		for (i = 0; i < n; i++)
+			if (strncmp(found[i], p, 7) == 0)
+				break;
+		if (i == n && n < max) {
+			memcpy(found[n], p, 7);
+			found[n++][7] = '\0';
+		}
+	}
+	return n;
 }
 
 static size_t
@@ -66,8 +94,12 @@ count(const char *haystack, const char *needle)
 int
 main(void)
 {
-	struct probe_result blocked[NROWS], flat[NROWS];
-	struct probe_group groups[2];
+	struct probe_result blocked[NROWS], flat[NROWS], refused[NROWS];
+	struct probe_group groups[3];
+	static struct probe_server server;
+	char first[NROWS][8], second[NROWS][8];
+	const char *g1, *g2, *g3;
+	size_t n1, n2, i, j, shared = 0;
 	char path[] = "/tmp/unit_probe_svg.XXXXXX", cmd[256], *text = NULL;
 	size_t len = 0;
 	FILE *out;
@@ -75,6 +107,13 @@ main(void)
 
 	make_set(blocked, 0, 1);
 	make_set(flat, 1, 0);
+	for (i = 0; i < NROWS; i++) {
+		probe_result_init(&refused[i], 2, i);
+		refused[i].sent_us = refused[i].received_us = T0;
+		probe_result_set_error(&refused[i], "cannot connect to "
+		    "127.0.0.1:1: Connection refused");
+	}
+	probe_fixture_server(&server, "http://h/async/stats", "<script>&x");
 	probe_result_set_error(&flat[9], "HTTP 500: <b>&\"'\xff</b>");
 	flat[9].parsed = 0;
 	memset(groups, 0, sizeof(groups));
@@ -85,14 +124,19 @@ main(void)
 	groups[1].url = "http://127.0.0.1:8080/sync?a=1&b=2";
 	groups[1].rows = flat;
 	groups[1].count = NROWS;
+	groups[2].url = "http://127.0.0.1:1/async";
+	groups[2].rows = refused;
+	groups[2].count = NROWS;
+	groups[0].server = &server;
 	probe_result_summarize(blocked, NROWS, 0, &groups[0].summary);
 	probe_result_summarize(flat, NROWS, 0, &groups[1].summary);
+	probe_result_summarize(refused, NROWS, 0, &groups[2].summary);
 
 	if ((fd = mkstemp(path)) == -1 || (out = fdopen(fd, "w")) == NULL) {
 		TAP_OK(0, "temporary file");
 		return tap_done();
 	}
-	TAP_EQ_INT(probe_svg_print(out, groups, 2), 0, "svg written");
+	TAP_EQ_INT(probe_svg_print(out, groups, 3), 0, "svg written");
 	fclose(out);
 	if ((out = fopen(path, "r")) != NULL) {
 		text = calloc(1, 1 << 20);
@@ -106,7 +150,34 @@ main(void)
 
 	TAP_EQ_INT(count(text, "class=\"lane\""), 2 * NROWS,
 	    "one lane per request");
-	TAP_EQ_INT(count(text, "class=\"group\""), 2, "one section per URL");
+	TAP_EQ_INT(count(text, "class=\"group\""), 3, "one section per URL");
+	TAP_OK(strstr(text, ">10 concurrent GETs to each of 3 URLs: request #5 "
+	    "slept ") != NULL, "title: how many, where, which slept");
+	TAP_OK(strstr(text, "syncasync-probe, 20") != NULL, "title: when");
+	TAP_EQ_INT(count(text, "class=\"blocked\""), 1,
+	    "the reported block is a band");
+	TAP_OK(strstr(text, "loop blocked 2.00 s") != NULL, "  labelled");
+	TAP_OK(strstr(text, "the server says:</tspan> the loop was blocked "
+	    "2.00 s by request #5,</text>") != NULL, "  the server's sentence");
+	TAP_OK(strstr(text, ">in clock_nanosleep (libc.so.6) \xe2\x86\x90 "
+	    "&lt;script&gt;&amp;x</text>") != NULL,
+	    "  and under it the top frames, escaped");
+	TAP_EQ_INT(count(text, ">2.0</text>"), 2,
+	    "one time scale: the 1 s panel's axis also ends at 2.0");
+	TAP_OK(strstr(text, "failed: cannot connect to 127.0.0.1:1: Connection "
+	    "refused (all 10 requests)") != NULL,
+	    "all failed alike: one line, no lanes");
+	g1 = strstr(text, "data-url-index=\"0\"");
+	g2 = strstr(text, "data-url-index=\"1\"");
+	g3 = strstr(text, "data-url-index=\"2\"");
+	n1 = g1 && g2 ? colours(g1, g2, first, NROWS) : 0;
+	n2 = g2 && g3 ? colours(g2, g3, second, NROWS) : 0;
+	for (i = 0; i < n1; i++)
+		for (j = 0; j < n2; j++)
+			shared += strcmp(first[i], second[j]) == 0;
+	TAP_EQ_INT(n1, 1, "panel 1: one thread, one colour");
+	TAP_EQ_INT(n2, 9, "panel 2: nine answered threads, nine colours");
+	TAP_EQ_INT(shared, 0, "no colour in both panels");
 	TAP_OK(strstr(text, "async &lt;block&gt; &amp; co") != NULL,
 	    "label escaped");
 	TAP_OK(strstr(text, "sync?a=1&amp;b=2") != NULL, "URL escaped");

@@ -137,57 +137,79 @@ def esc(text):
 
 
 WIDTH = 900
+CHAR_W = 6.8        # px per character of 12 px sans-serif, for label widths
+OURS = ("lighttpd_async", "lighttpd_sync", "lighttpd_pool", "apache_async_reuse", "apache_sync")
+BAR_COLOURS = (("#d9534f", "syncasync (async_fcgi, sync_cgi)"), ("#f0ad4e", "FastAPI + uvicorn"),
+               ("#5b8def", "references: the static-file ceiling, libfcgi and C CGI"))
 
 
 def chart_svg(res):
-    """Two panels: throughput bars (req/s, log scale) and KiB per in-flight
-    request against C (log-log), one line per model."""
-    bar_h, top, panel2_h = 22, 50, 340
-    panel1_h = top + bar_h * len(res["rows"]) + 40
+    """Two panels: throughput bars (req/s, a linear scale from 0, so that a
+    bar twice as long is twice as fast, with a legend of the bar colours) and
+    KiB per in-flight request against C (log-log), one line per model."""
+    rows = res["rows"]
+    label_w = int(10 + CHAR_W * max([len(r["label"]) for r in rows] or [10]))
+    width = max(WIDTH, label_w + 560)
+    bar_h, top, panel2_h = 22, 72, 340
+    panel1_h = top + bar_h * len(rows) + 40
     height = panel1_h + panel2_h + 20
+    rounds = res["settings"]["rounds"]
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-           'font-family="sans-serif" font-size="12">' % (WIDTH, height),
+           'font-family="sans-serif" font-size="12">' % (width, height),
            '<rect width="100%" height="100%" fill="white"/>',
-           '<text x="10" y="22" font-size="15" font-weight="bold">Throughput (req/s, log '
-           'scale; medians of %d round(s))</text>' % res["settings"]["rounds"]]
-    throughput_panel(out, res["rows"], top, bar_h)
-    memory_panel(out, res["concurrency"], panel1_h, panel2_h)
+           '<text x="10" y="22" font-size="15" font-weight="bold">Throughput (requests per '
+           'second, median of %d round%s; longer is faster)</text>' % (
+               rounds, "" if rounds == 1 else "s")]
+    x = 10
+    for colour, text in BAR_COLOURS:
+        out.append('<rect class="key" x="%d" y="34" width="12" height="12" fill="%s"/>'
+                   '<text x="%d" y="44">%s</text>' % (x, colour, x + 16, esc(text)))
+        x += 16 + int(CHAR_W * len(text)) + 24
+    throughput_panel(out, rows, top, bar_h, label_w, width)
+    memory_panel(out, res["concurrency"], panel1_h, panel2_h, width)
     out.append("</svg>\n")
     return "\n".join(out)
 
 
-def throughput_panel(out, rows, top, bar_h):
-    """One bar per row, from y = top."""
-    width = WIDTH
-    label_w, x0, x1 = 330, 340, width - 110
+def tick_step(hi):
+    """1, 2 or 5 times a power of ten, giving 3 to 7 ticks up to hi (their
+    labels must not touch)."""
+    step = 10 ** math.floor(math.log10(hi))
+    if hi / step < 1.5:
+        step /= 5
+    elif hi / step < 3:
+        step /= 2
+    elif hi / step >= 6:
+        step *= 2
+    return step
+
+
+def throughput_panel(out, rows, top, bar_h, label_w, width):
+    """One bar per row, from y = top, on a linear axis from 0."""
+    x0, x1 = label_w + 10, width - 80
     values = [r["rps"] for r in rows if r.get("rps")]
-    lo = 10 ** math.floor(math.log10(max(min(values), 1))) if values else 1
-    hi = 10 ** math.ceil(math.log10(max(values))) if values else 10
-    if hi <= lo:
-        hi = lo * 10
+    hi = max(values) if values else 10
+    step = tick_step(hi)
 
     def xpos(v):
-        return x0 + (x1 - x0) * (math.log10(max(v, lo)) - math.log10(lo)) / (
-            math.log10(hi) - math.log10(lo))
-    decade = lo
-    while decade <= hi:
-        x = xpos(decade)
+        return x0 + (x1 - x0) * v / hi
+    k = 0
+    while k * step <= hi * (1 + 1e-9):
+        x = xpos(k * step)
         out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>' % (
             x, top - 8, x, top + bar_h * len(rows)))
         out.append('<text x="%.1f" y="%d" text-anchor="middle" fill="#666">%s</text>' % (
-            x, top + bar_h * len(rows) + 16, "{:,}".format(int(decade))))
-        decade *= 10
+            x, top + bar_h * len(rows) + 16, "{:,}".format(int(k * step))))
+        k += 1
     for i, r in enumerate(rows):
         y = top + i * bar_h
-        ours = r["key"] in ("lighttpd_async", "lighttpd_sync", "lighttpd_pool",
-                            "apache_async_reuse", "apache_sync")
         out.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (
             label_w, y + 15, esc(r["label"])))
         if r.get("rps"):
-            colour = "#d9534f" if ours else ("#f0ad4e" if r["key"].startswith("fastapi")
-                                             else "#5b8def")
-            out.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>' % (
-                x0, y + 3, xpos(r["rps"]) - x0, bar_h - 6, colour))
+            colour = BAR_COLOURS[0][0] if r["key"] in OURS else (
+                BAR_COLOURS[1][0] if r["key"].startswith("fastapi") else BAR_COLOURS[2][0])
+            out.append('<rect class="bar" x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>' % (
+                x0, y + 3, max(xpos(r["rps"]) - x0, 1), bar_h - 6, colour))
             out.append('<text x="%.1f" y="%d">%s</text>' % (
                 xpos(r["rps"]) + 4, y + 15, "{:,.0f}".format(r["rps"])))
         else:
@@ -195,9 +217,8 @@ def throughput_panel(out, rows, top, bar_h):
                 x0, y + 15, esc("skipped" if "skipped" in r else "0")))
 
 
-def memory_panel(out, concurrency, py0, panel2_h):
+def memory_panel(out, concurrency, py0, panel2_h, width):
     """KiB per in-flight request against C, one line per model, from y = py0."""
-    width = WIDTH
     out.append('<text x="10" y="%d" font-size="15" font-weight="bold">Memory per in-flight '
                'request (KiB, log) against C requests in flight (log)</text>' % (py0 + 10))
     gx0, gx1, gy0, gy1 = 80, width - 260, py0 + 40, py0 + panel2_h - 40
