@@ -45,6 +45,8 @@ struct fcgi_conn_set {
 	void			*closed_arg;
 	/* The connection layer's: */
 	struct fcgi_conn_list	 list;
+	struct fcgi_conn_list	 free;		/* closed, kept for reuse */
+	unsigned		 free_count;
 	uint64_t		 next_id;
 	unsigned		 admitted;	/* requests begun, not ended */
 };
@@ -57,7 +59,10 @@ int fcgi_conn_new(struct fcgi_conn_set *set, int fd);
 
 /* Frees the connections that sit between requests (a drain begins). */
 void fcgi_conn_close_idle(struct fcgi_conn_set *set);
-/* Frees every connection, cancelling what each was doing. */
+/* Frees every connection, cancelling what each was doing, and the kept
+ * ones. */
 void fcgi_conn_close_all(struct fcgi_conn_set *set);
+/* Frees the closed connections kept for reuse. */
+void fcgi_conn_free_unused(struct fcgi_conn_set *set);
 
 #endif
