@@ -115,8 +115,9 @@ conn_release(struct fcgi_conn *c)
 
 /*
  * Closes c's socket and keeps c with its bufferevent (no descriptor, empty
- * buffers, no timeouts) for the next accepted socket; 0, or -1 when the
- * free list is full.  No callback of the bufferevent is deferred, and none
+ * buffers, no timeouts, reading and writing disabled: conn_write enables
+ * writing when there is output, so a reused one costs no write event) for
+ * the next accepted socket; 0, or -1 when the free list is full.  No callback of the bufferevent is deferred, and none
  * touches it after ours returns, so this is safe inside one.
  */
 static int
@@ -171,6 +172,9 @@ conn_settle(struct fcgi_conn *c)
 static void
 conn_write(struct fcgi_conn *c, const void *data, size_t len)
 {
+	/* A kept bufferevent comes back with writing disabled (conn_keep). */
+	if (!(bufferevent_get_enabled(c->bev) & EV_WRITE))
+		bufferevent_enable(c->bev, EV_WRITE);
 	if (bufferevent_write(c->bev, data, len) == -1)
 		conn_log(c, "cannot queue %zu bytes of output", len);
 	/* Pauses reading while more than high_water bytes wait. */

@@ -2,9 +2,10 @@
  * response.h - the response contract's JSON (doc/ARCHITECTURE.md).
  *
  * Both programs build their bodies here, so a field cannot drift between
- * /sync and /async.  The json-c functions return malloc'd strings the
- * caller frees; the *_write and *_into ones fill the caller's buffer with
- * no allocation and no stdio (the /async hot path) and give the same bytes.
+ * /sync and /async.  The json-c functions (response.c) return malloc'd
+ * strings the caller frees; the *_write and *_into ones (response_write.c)
+ * fill the caller's buffer with no allocation, no stdio and no json-c, and
+ * give the same bytes (tests/unit_common.c compares them).
  */
 #ifndef SYNCASYNC_COMMON_RESPONSE_H
 #define SYNCASYNC_COMMON_RESPONSE_H
@@ -45,6 +46,8 @@ char *response_json_finish(struct json_object *obj, size_t *len);
 
 /* {"error": message}; NULL only when memory runs out. */
 char *response_error_json(const char *message, size_t *len);
+/* response_error_json()'s bytes written into buf (as response_json_write). */
+size_t response_error_write(const char *message, char *buf, size_t buflen);
 
 /*
  * Formats the CGI response header block (RFC 3875, section 6.3: "Status:",

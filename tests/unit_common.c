@@ -744,6 +744,29 @@ test_response_writer(void)
 		bad += !writer_same(&info);
 	}
 	TAP_OK(bad == 0, "  5000 pseudo-random requests");
+	/* The error body, for every message the programs send and every byte. */
+	{
+		static const char *const errors[] = { "not found: this "
+		    "responder serves /async and /async/stats",
+		    "method not allowed", "request body too large", "",
+		    "bad \"thing\"\n", "a/b\\c" };
+		char *ref;
+		size_t ref_len = 0;
+
+		bad = 0;
+		for (i = 0; i < sizeof(errors) / sizeof(errors[0]) + 1; i++) {
+			const char *m = i < sizeof(errors) / sizeof(errors[0]) ?
+			    errors[i] : bytes;
+			char out[4 * RESPONSE_BODY_MAX];
+
+			ref = response_error_json(m, &ref_len);
+			len = response_error_write(m, out, sizeof(out));
+			bad += ref == NULL || len != ref_len ||
+			    memcmp(out, ref, len) != 0;
+			free(ref);
+		}
+		TAP_OK(bad == 0, "response_error_write: the json-c bytes");
+	}
 	info.mode = NULL;
 	info.message = "async example";
 	TAP_EQ_INT(response_json_write(&info, buf, 20), 0,

@@ -72,7 +72,8 @@ def lighttpd(bench, name, sleep=0, sleep_on="0", pool=False):
     served = Served(bench, "lighttpd", name, options, {
         "LIGHTTPD": bench.tools["lighttpd"],
         "SYNCASYNC_BENCH_REF_CGI": bench.binaries["ref_cgi"],
-        "SYNCASYNC_BENCH_REF_FCGI": bench.binaries["ref_fcgi"]})
+        "SYNCASYNC_BENCH_REF_FCGI": bench.binaries["ref_fcgi"],
+        "SYNCASYNC_BENCH_CONST_FCGI": bench.binaries["const_fcgi"]})
     # 100 bytes exactly: the static-file ceiling row.
     with open(os.path.join(served.run_dir, "htdocs", "static.txt"), "w") as f:
         f.write(("syncasync static file, 100 bytes: the ceiling for anything "
