@@ -129,6 +129,10 @@ loop_mem_install(void)
 {
 #ifndef LOOP_MEM_OFF
 	event_set_mem_functions(mem_malloc, mem_realloc, mem_free);
+#else
+	(void)mem_malloc;
+	(void)mem_realloc;
+	(void)mem_free;
 #endif
 }
 

@@ -30,7 +30,8 @@ harness.need_tool(tap, "LIGHTTPD", "lighttpd", "lighttpd")
 
 BENCH = os.path.join(harness.SRCDIR, "bench", "run-bench")
 ROW_KEYS = ["static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi", "lighttpd_sync",
-            "lighttpd_pool", "fastapi_async", "fastapi_def", "apache_ref_noreuse",
+            "lighttpd_pool", "fastapi_async", "fastapi_def", "lighttpd_fastapi_async",
+            "lighttpd_fastapi_def", "apache_ref_noreuse",
             "apache_async_reuse", "apache_ref_reuse", "apache_sync"]
 MODELS = ["timer", "offload", "sync", "fastapi_async", "fastapi_def"]
 ALWAYS = ["static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi", "lighttpd_sync",

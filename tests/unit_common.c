@@ -750,8 +750,8 @@ test_response_writer(void)
 		    "responder serves /async and /async/stats",
 		    "method not allowed", "request body too large", "",
 		    "bad \"thing\"\n", "a/b\\c" };
-		char *ref;
-		size_t ref_len = 0;
+		char *ejson;
+		size_t ejson_len = 0;
 
 		bad = 0;
 		for (i = 0; i < sizeof(errors) / sizeof(errors[0]) + 1; i++) {
@@ -759,11 +759,11 @@ test_response_writer(void)
 			    errors[i] : bytes;
 			char out[4 * RESPONSE_BODY_MAX];
 
-			ref = response_error_json(m, &ref_len);
+			ejson = response_error_json(m, &ejson_len);
 			len = response_error_write(m, out, sizeof(out));
-			bad += ref == NULL || len != ref_len ||
-			    memcmp(out, ref, len) != 0;
-			free(ref);
+			bad += ejson == NULL || len != ejson_len ||
+			    memcmp(out, ejson, len) != 0;
+			free(ejson);
 		}
 		TAP_OK(bad == 0, "response_error_write: the json-c bytes");
 	}

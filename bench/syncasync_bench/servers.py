@@ -55,11 +55,12 @@ class Served:
         subprocess.run([SERVE, "stop", "--run-dir", self.run_dir], timeout=60)
 
 
-def lighttpd(bench, name, sleep=0, sleep_on="0", pool=False):
+def lighttpd(bench, name, sleep=0, sleep_on="0", pool=False, fastapi_port=None):
     """/sync, /ref-cgi, /ref-fcgi, the static file, and with pool /async
     (timer) and /pool (POOL_WORKERS workers, a counter of its own).  Without
     pool, only sync_cgi runs as the path's program: the concurrency run
-    counts lighttpd's sync_cgi children."""
+    counts lighttpd's sync_cgi children.  fastapi_port: uvicorn's, proxied
+    under /fastapi/ (without it that path leads nowhere: port 9)."""
     if not bench.tools["lighttpd"]:
         raise BenchError("Debian package lighttpd is missing")
     options = ["--config", os.path.join(BENCH_DIR, "lighttpd.conf"),
@@ -73,7 +74,8 @@ def lighttpd(bench, name, sleep=0, sleep_on="0", pool=False):
         "LIGHTTPD": bench.tools["lighttpd"],
         "SYNCASYNC_BENCH_REF_CGI": bench.binaries["ref_cgi"],
         "SYNCASYNC_BENCH_REF_FCGI": bench.binaries["ref_fcgi"],
-        "SYNCASYNC_BENCH_CONST_FCGI": bench.binaries["const_fcgi"]})
+        "SYNCASYNC_BENCH_CONST_FCGI": bench.binaries["const_fcgi"],
+        "SYNCASYNC_BENCH_FASTAPI_PORT": str(fastapi_port or 9)})
     # 100 bytes exactly: the static-file ceiling row.
     with open(os.path.join(served.run_dir, "htdocs", "static.txt"), "w") as f:
         f.write(("syncasync static file, 100 bytes: the ceiling for anything "
@@ -125,7 +127,7 @@ def uvicorn(bench, name, sleep):
                              env=env, stderr=open(os.path.join(bench.run_dir, name + ".stderr"),
                                                   "w"))
     procs.wait_http("http://127.0.0.1:%d/async" % port, proc, timeout=30)
-    return proc, "http://127.0.0.1:%d" % port
+    return proc, "http://127.0.0.1:%d" % port, port
 
 
 def fcgi_stats(port):

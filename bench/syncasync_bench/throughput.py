@@ -20,6 +20,8 @@ ROW_DEFS = [
      % servers.POOL_WORKERS, "lighttpd_ref_fcgi"),
     ("fastapi_async", "FastAPI + uvicorn, async def", "lighttpd_async"),
     ("fastapi_def", "FastAPI + uvicorn, def", "lighttpd_async"),
+    ("lighttpd_fastapi_async", "lighttpd + mod_proxy + FastAPI async def", "lighttpd_async"),
+    ("lighttpd_fastapi_def", "lighttpd + mod_proxy + FastAPI def", "lighttpd_async"),
     ("apache_ref_noreuse", "Apache + proxy_fcgi + libfcgi ref, no reuse", "lighttpd_ref_fcgi"),
     ("apache_async_reuse", "Apache + proxy_fcgi + async_fcgi, reuse", "apache_ref_noreuse"),
     ("apache_ref_reuse", "Apache + proxy_fcgi + libfcgi ref, reuse", "apache_ref_noreuse"),
@@ -100,25 +102,32 @@ def median_or_none(values):
 
 
 def start_all(bench, urls, skip, servers_up):
-    """Starts lighttpd, uvicorn and Apache with its backends; fills urls
-    (row key -> URL) and skip (row key -> reason)."""
+    """Starts uvicorn, lighttpd (proxying /fastapi/ to uvicorn) and Apache
+    with its backends; fills urls (row key -> URL) and skip (row key ->
+    reason)."""
+    fastapi_port = None
     try:
-        served = servers.lighttpd(bench, "lighttpd", pool=True)
+        proc, base, fastapi_port = servers.uvicorn(bench, "uvicorn", bench.args.sleep)
+        servers_up.append(proc)
+        urls.update(fastapi_async=base + "/async", fastapi_def=base + "/sync")
+    except BenchError as exc:
+        for key in ("fastapi_async", "fastapi_def", "lighttpd_fastapi_async",
+                    "lighttpd_fastapi_def"):
+            skip[key] = str(exc)
+    try:
+        served = servers.lighttpd(bench, "lighttpd", pool=True, fastapi_port=fastapi_port)
         servers_up.append(served)
         base = served.url
         urls.update(static=base + "/static.txt", lighttpd_ref_fcgi=base + "/ref-fcgi",
                     lighttpd_const_fcgi=base + "/const-fcgi",
                     lighttpd_async=base + "/async", lighttpd_ref_cgi=base + "/ref-cgi",
                     lighttpd_sync=base + "/sync", lighttpd_pool=base + "/pool")
+        if fastapi_port is not None:
+            urls.update(lighttpd_fastapi_async=base + "/fastapi/async",
+                        lighttpd_fastapi_def=base + "/fastapi/sync")
     except BenchError as exc:
-        for key in LIGHTTPD_ROWS:
-            skip[key] = "lighttpd: %s" % exc
-    try:
-        proc, base = servers.uvicorn(bench, "uvicorn", bench.args.sleep)
-        servers_up.append(proc)
-        urls.update(fastapi_async=base + "/async", fastapi_def=base + "/sync")
-    except BenchError as exc:
-        skip["fastapi_async"] = skip["fastapi_def"] = str(exc)
+        for key in LIGHTTPD_ROWS + ("lighttpd_fastapi_async", "lighttpd_fastapi_def"):
+            skip.setdefault(key, "lighttpd: %s" % exc)
     if bench.args.no_apache:
         for key in APACHE_ROWS:
             skip[key] = "--no-apache"
