@@ -7,8 +7,8 @@ new connection without KEEP_CONN (as lighttpd sends them), straight over
 FastCGI with the project's client (tests/fcgi_client.py).  The difference
 between the two runs is what N requests cost:
 
-  - memcheck's "total heap usage: A allocs": (A(2N) - A(N)) / N must not
-    exceed ALLOCS_PER_REQUEST (see there for the ones left);
+  - memcheck's "total heap usage: A allocs": A(2N) - A(N) must not exceed
+    ALLOCS_PER_REQUEST * N + 4 (see there for the ones left);
   - callgrind's instruction count (Ir, user space): (I(2N) - I(N)) / N
     must stay under INSN_BOUND per request.
 
@@ -110,33 +110,30 @@ def instructions(text):
     return int(m.group(1)) if m else None
 
 
+def measure(tool, total, what, bound, unit):
+    """tool over WARM + N and WARM + 2N requests; passes if the difference
+    per request is at most bound."""
+    one, bad1 = run(tool, N, workdir)
+    two, bad2 = run(tool, 2 * N, workdir)
+    t1, t2 = total(one), total(two)
+    tap.ok(t1 is not None and t2 is not None and not bad1 and not bad2,
+           "%s: totals for %d and %d plain requests" % (tool, WARM + N, WARM + 2 * N))
+    if t1 is None or t2 is None:
+        tap.ok(False, "%s per plain request (no total)" % what)
+        return
+    per = (t2 - t1) / N
+    tap.diag("%s: %d for %d requests, %d for %d: %.3f per request"
+             % (what, t1, WARM + N, t2, WARM + 2 * N, per))
+    tap.ok(per <= bound, "%s per plain request in steady state: %.3f <= %g%s"
+           % (what, per, bound, unit))
+
+
 workdir = tempfile.mkdtemp(prefix="syncasync-steady-")
 try:
-    one, bad1 = run("memcheck", N, workdir)
-    two, bad2 = run("memcheck", 2 * N, workdir)
-    a1, a2 = allocs(one), allocs(two)
-    tap.ok(a1 is not None and a2 is not None and not bad1 and not bad2,
-           "memcheck heap summaries for %d and %d plain requests" % (WARM + N, WARM + 2 * N))
-    if a1 is not None and a2 is not None:
-        tap.diag("allocations: %d for %d requests, %d for %d: %.3f per request"
-                 % (a1, WARM + N, a2, WARM + 2 * N, (a2 - a1) / N))
-        tap.ok(a2 - a1 <= ALLOCS_PER_REQUEST * N,
-               "at most %d heap allocations per plain request in steady state "
-               "(%d for %d more requests)" % (ALLOCS_PER_REQUEST, a2 - a1, N))
-    else:
-        tap.ok(False, "allocations per plain request (no heap summary)")
-
-    one, bad1 = run("callgrind", N, workdir)
-    two, bad2 = run("callgrind", 2 * N, workdir)
-    i1, i2 = instructions(one), instructions(two)
-    tap.ok(i1 is not None and i2 is not None and not bad1 and not bad2,
-           "callgrind totals for %d and %d plain requests" % (WARM + N, WARM + 2 * N))
-    if i1 is not None and i2 is not None:
-        per = (i2 - i1) / N
-        tap.diag("instructions: %d, %d: %.0f per plain request" % (i1, i2, per))
-        tap.ok(per <= INSN_BOUND, "instructions per plain request %.0f <= %d" % (per, INSN_BOUND))
-    else:
-        tap.ok(False, "instructions per plain request (no callgrind total)")
+    # A few allocations in all N (libevent growing an array) are not per request.
+    measure("memcheck", allocs, "heap allocations", ALLOCS_PER_REQUEST + 4.0 / N, "")
+    measure("callgrind", instructions, "user-space instructions", INSN_BOUND,
+            " (generous: a regression, not noise)")
 finally:
     shutil.rmtree(workdir, ignore_errors=True)
 tap.done()

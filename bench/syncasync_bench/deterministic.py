@@ -14,31 +14,17 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 
-from . import procs
+from . import procs, servers
 from .procs import BenchError, log
-from .servers import fcgi_wire, load_fcgi
 
 WARM = 50
 
 
 def one_request(port):
     """A plain GET /async on a new connection; True if it got STDOUT."""
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
-        s.sendall(load_fcgi.fcgi_request_bytes("/async"))
-        buf = b""
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            buf += data
-            done, _ = load_fcgi.fcgi_parse(buf)
-            if done:
-                break
-    records, _ = fcgi_wire.decode_records(buf)
-    return bool(fcgi_wire.stdout_of(records)[0])
+    return bool(servers.fcgi_get(port, "/async", timeout=60))
 
 
 def backends(bench):

@@ -130,22 +130,28 @@ def uvicorn(bench, name, sleep):
     return proc, "http://127.0.0.1:%d" % port, port
 
 
+def fcgi_get(port, uri, timeout=2.0):
+    """GET uri over FastCGI on a new connection to 127.0.0.1:port, as
+    lighttpd sends it; the STDOUT stream (b"" if none came)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(load_fcgi.fcgi_request_bytes(uri))
+        buf = b""
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            buf += data
+            done, _ = load_fcgi.fcgi_parse(buf)
+            if done:
+                break
+    records, _ = fcgi_wire.decode_records(buf)
+    return fcgi_wire.stdout_of(records)[0]
+
+
 def fcgi_stats(port):
     """async_fcgi's /async/stats over FastCGI, or None."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.sendall(load_fcgi.fcgi_request_bytes("/async/stats"))
-            buf = b""
-            while True:
-                data = s.recv(65536)
-                if not data:
-                    break
-                buf += data
-                done, _ = load_fcgi.fcgi_parse(buf)
-                if done:
-                    break
-        records, _ = fcgi_wire.decode_records(buf)
-        _, _, body = fcgi_wire.parse_stdout(fcgi_wire.stdout_of(records)[0])
+        _, _, body = fcgi_wire.parse_stdout(fcgi_get(port, "/async/stats"))
         return json.loads(body)
     except (OSError, ValueError):
         return None
