@@ -4,6 +4,10 @@
  * A call is allocated once the request is numbered, with room behind it for
  * what its wait needs (a loop timer, a work item, or the result of a
  * blocking db or http call), so a waiting request costs one allocation.
+ * A call answered at once (a plain request, an error, stats) has room for
+ * its whole CGI response instead and comes from a short free list, and its
+ * body is written without json-c (response_json_write), so a plain request
+ * allocates nothing once the list holds one.
  */
 #include "config.h"
 
@@ -54,7 +58,14 @@ struct async_app {
 	void			*on_block_ctx;
 	int64_t			full_logged_us;	/* last "pool full" line */
 	uint64_t		full_refused;	/* refused since that line */
+	struct async_call      *free_calls;	/* ready calls, for reuse */
+	unsigned		free_count;
 };
+
+/* Ready calls kept for reuse; the rest are freed. */
+#define CALL_FREE_MAX	64
+/* A ready call's room for its whole response (the contract's fits). */
+#define CALL_INLINE_LEN	(RESPONSE_HEADER_MAX + RESPONSE_BODY_MAX)
 
 struct async_call {
 	struct offload_job	 job;		/* CALL_POOL: the pool's */
@@ -69,8 +80,17 @@ struct async_call {
 	size_t			 response_len;
 	void			(*done)(void *owner);
 	void			*owner;
-	max_align_t		 tail[];	/* timer, work item or result */
+	struct async_call	*next_free;	/* on app->free_calls */
+	int			 inline_room;	/* tail: CALL_INLINE_LEN bytes */
+	max_align_t		 tail[];	/* timer, work item, result, or
+						   the response (inline_room) */
 };
+
+static char *
+call_inline(struct async_call *call)
+{
+	return (char *)(void *)call->tail;
+}
 
 /* What the tail holds, by the call's wait (wait_of). */
 static struct loop_timer *
@@ -168,6 +188,12 @@ async_handler_free(struct async_app *app)
 	async_handler_detach(app);
 	offload_pool_free(app->pool);	/* workers close their connections */
 	work_blocking_release();	/* and the loop thread (block) its */
+	while (app->free_calls != NULL) {
+		struct async_call *call = app->free_calls;
+
+		app->free_calls = call->next_free;
+		free(call);
+	}
 	free(app);
 }
 
@@ -216,15 +242,30 @@ route_of(const char *uri)
 	return ROUTE_UNKNOWN;
 }
 
-/* Stores the whole CGI response in call (body freed; NULL: out of memory). */
+/* Stores the whole CGI response in call: in its own room when it has it
+ * (NULL body: out of memory). */
+static void
+call_store(struct async_call *call, int status, const char *body, size_t len)
+{
+	if (call->response != call_inline(call))
+		free(call->response);
+	call->response = NULL;
+	if (body != NULL && call->inline_room &&
+	    (call->response_len = response_build_into(status, call->plan.head,
+	    body, len, call_inline(call), CALL_INLINE_LEN)) != 0)
+		call->response = call_inline(call);
+	else
+		call->response = response_build(status, call->plan.head, body,
+		    len, &call->response_len);
+	call->wait = CALL_READY;
+}
+
+/* call_store() of a malloc'd body, which it frees. */
 static void
 call_respond(struct async_call *call, int status, char *body, size_t len)
 {
-	free(call->response);
-	call->response = response_build(status, call->plan.head, body, len,
-	    &call->response_len);
+	call_store(call, status, body, len);
 	free(body);
-	call->wait = CALL_READY;
 }
 
 static void
@@ -314,8 +355,8 @@ call_finish(struct async_call *call)
 {
 	const struct work_result *result = call_result(call);
 	struct response_info info;
-	size_t len = 0;
-	char *body;
+	char body[RESPONSE_BODY_MAX];
+	size_t len;
 
 	if (result != NULL && result->status != 0) {
 		fprintf(stderr, "async_fcgi: request %llu (mode %s): %d: %s\n",
@@ -326,8 +367,13 @@ call_finish(struct async_call *call)
 	}
 	handler_info_fill(&info, &call->plan, "async example", call->thread_id,
 	    call->app->pid, call->started_us, async_call_mode(call));
-	body = response_json(&info, &len);
-	call_respond(call, 200, body, len);
+	if ((len = response_json_write(&info, body, sizeof(body))) != 0)
+		call_store(call, 200, body, len);
+	else {
+		char *heap = response_json(&info, &len);
+
+		call_respond(call, 200, heap, len);
+	}
 }
 
 /* A pending call's wait ended: build the response, tell the owner. */
@@ -394,15 +440,25 @@ call_work_done(struct work_item *item)
 	    offsetof(struct async_call, tail)));
 }
 
-/* A call for plan, with tail bytes behind it; NULL when out of memory. */
+/*
+ * A call for plan, with tail bytes behind it, or (tail 0 and ready: it
+ * waits for nothing) room for its response, off the free list when one is
+ * there; NULL when out of memory.
+ */
 static struct async_call *
 call_new(struct async_app *app, const struct handler_plan *plan,
-    int64_t started_us, size_t tail)
+    int64_t started_us, size_t tail, int ready)
 {
-	struct async_call *call = calloc(1, sizeof(*call) + tail);
+	struct async_call *call;
 
-	if (call == NULL)
+	if (ready && tail == 0 && (call = app->free_calls) != NULL) {
+		app->free_calls = call->next_free;
+		app->free_count--;
+		memset(call, 0, sizeof(*call));
+	} else if ((call = calloc(1, sizeof(*call) +
+	    (ready && tail == 0 ? CALL_INLINE_LEN : tail))) == NULL)
 		return NULL;
+	call->inline_room = ready && tail == 0;
 	call->app = app;
 	call->plan = *plan;
 	call->started_us = started_us;
@@ -419,7 +475,7 @@ async_handler_refuse(struct async_app *app, int status, const char *message,
 
 	memset(&plan, 0, sizeof(plan));
 	plan.head = head;
-	if ((call = call_new(app, &plan, clock_now_us(), 0)) != NULL)
+	if ((call = call_new(app, &plan, clock_now_us(), 0, 1)) != NULL)
 		call_error(call, status, message);
 	return call;
 }
@@ -547,7 +603,8 @@ async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
 		if (plan.sleeper)
 			wait = wait_of(app, &plan, &tail);
 	}
-	if ((call = call_new(app, &plan, started_us, tail)) == NULL)
+	if ((call = call_new(app, &plan, started_us, tail,
+	    wait == CALL_READY)) == NULL)
 		return NULL;
 	if (plan.status != 200)
 		call_error(call, plan.status, plan.error);
@@ -607,10 +664,19 @@ async_call_cancel(struct async_call *call)
 void
 async_call_free(struct async_call *call)
 {
+	struct async_app *app;
+
 	if (call == NULL)
 		return;
-	free(call->response);
-	free(call);
+	if (call->response != call_inline(call))
+		free(call->response);
+	app = call->app;
+	if (call->inline_room && app->free_count < CALL_FREE_MAX) {
+		call->next_free = app->free_calls;
+		app->free_calls = call;
+		app->free_count++;
+	} else
+		free(call);
 }
 
 int

@@ -32,6 +32,7 @@
 /* One record at most: header, 65535 content, 255 padding; twice that. */
 #define CONN_READ_HIGH_WATER	(2 * (FCGI_HEADER_LEN + 65535 + 255))
 #define CONN_SAMPLE_LEN		16	/* bytes of bad input shown in logs */
+#define CONN_FREE_MAX		64	/* closed connections kept for reuse */
 
 enum conn_close {
 	CONN_OPEN,
@@ -144,6 +145,35 @@ conn_release(struct fcgi_conn *c)
 	}
 }
 
+/*
+ * Closes c's socket and keeps c with its bufferevent (no descriptor, empty
+ * buffers, no timeouts, reading and writing disabled: conn_write enables
+ * writing when there is output, so a reused one costs no write event) for
+ * the next accepted socket; 0, or -1 when the free list is full.  No callback of the bufferevent is deferred, and none
+ * touches it after ours returns, so this is safe inside one.
+ */
+static int
+conn_keep(struct fcgi_conn *c)
+{
+	struct fcgi_conn_set *set = c->set;
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (set->free_count >= CONN_FREE_MAX)
+		return -1;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	bufferevent_setfd(c->bev, -1);	/* unfreezes both buffers */
+	evbuffer_drain(in, evbuffer_get_length(in));
+	evbuffer_drain(out, evbuffer_get_length(out));
+	if (fd >= 0)
+		evutil_closesocket(fd);
+	TAILQ_INSERT_HEAD(&set->free, c, entry);
+	set->free_count++;
+	return 0;
+}
+
 static void
 conn_free(struct fcgi_conn *c)
 {
@@ -153,10 +183,12 @@ conn_free(struct fcgi_conn *c)
 	conn_release(c);
 	conn_wait_leave(c);
 	fcgi_request_free(&c->req);
-	bufferevent_free(c->bev);
 	TAILQ_REMOVE(&set->list, c, entry);
 	set->stats->connections--;
-	free(c);
+	if (conn_keep(c) == -1) {
+		bufferevent_free(c->bev);
+		free(c);
+	}
 	if (set->room != NULL)
 		set->room(set->room_arg);
 }
@@ -173,6 +205,9 @@ conn_settle(struct fcgi_conn *c)
 static void
 conn_write(struct fcgi_conn *c, const void *data, size_t len)
 {
+	/* A kept bufferevent comes back with writing disabled (conn_keep). */
+	if (!(bufferevent_get_enabled(c->bev) & EV_WRITE))
+		bufferevent_enable(c->bev, EV_WRITE);
 	if (bufferevent_write(c->bev, data, len) == -1)
 		conn_log(c, "cannot queue %zu bytes of output", len);
 	/* Pauses reading while more than high_water bytes wait. */
@@ -529,19 +564,32 @@ fcgi_conn_set_init(struct fcgi_conn_set *set)
 	memset(set, 0, sizeof(*set));
 	TAILQ_INIT(&set->list);
 	TAILQ_INIT(&set->waiting);
+	TAILQ_INIT(&set->free);
 }
 
 int
 fcgi_conn_new(struct fcgi_conn_set *set, int fd)
 {
 	struct fcgi_conn *c;
+	struct bufferevent *bev;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = TAILQ_FIRST(&set->free)) != NULL) {
+		TAILQ_REMOVE(&set->free, c, entry);
+		set->free_count--;
+		bev = c->bev;
+		memset(c, 0, sizeof(*c));
+		c->bev = bev;
+		if (bufferevent_setfd(bev, fd) == -1) {
+			evutil_closesocket(fd);
+			bufferevent_free(bev);
+			free(c);
+			return -1;
+		}
+	} else if ((c = calloc(1, sizeof(*c))) == NULL) {
 		evutil_closesocket(fd);
 		return -1;
-	}
-	c->bev = bufferevent_socket_new(set->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
+	} else if ((c->bev = bufferevent_socket_new(set->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		evutil_closesocket(fd);
 		free(c);
 		return -1;
@@ -625,4 +673,18 @@ fcgi_conn_close_all(struct fcgi_conn_set *set)
 
 	while ((c = TAILQ_FIRST(&set->list)) != NULL)
 		conn_free(c);
+	fcgi_conn_free_unused(set);
+}
+
+void
+fcgi_conn_free_unused(struct fcgi_conn_set *set)
+{
+	struct fcgi_conn *c;
+
+	while ((c = TAILQ_FIRST(&set->free)) != NULL) {
+		TAILQ_REMOVE(&set->free, c, entry);
+		set->free_count--;
+		bufferevent_free(c->bev);
+		free(c);
+	}
 }

@@ -55,6 +55,8 @@ struct fcgi_conn_set {
 	struct fcgi_conn_list	 waiting;	/* not running a request, in
 						   the order they began to
 						   wait */
+	struct fcgi_conn_list	 free;		/* closed, kept for reuse */
+	unsigned		 free_count;
 	uint64_t		 next_id;
 	unsigned		 admitted;	/* requests begun, not ended */
 	int64_t			 room_logged_us; /* last "making room" line */
@@ -80,7 +82,10 @@ int fcgi_conn_can_make_room(const struct fcgi_conn_set *set);
 
 /* Frees the connections that sit between requests (a drain begins). */
 void fcgi_conn_close_idle(struct fcgi_conn_set *set);
-/* Frees every connection, cancelling what each was doing. */
+/* Frees every connection, cancelling what each was doing, and the kept
+ * ones. */
 void fcgi_conn_close_all(struct fcgi_conn_set *set);
+/* Frees the closed connections kept for reuse. */
+void fcgi_conn_free_unused(struct fcgi_conn_set *set);
 
 #endif

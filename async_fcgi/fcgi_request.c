@@ -20,6 +20,20 @@
 
 #define PARAMS_ALLOC_MIN	1024	/* first PARAMS buffer, bytes */
 
+/* One first-size PARAMS buffer kept between requests (per thread), so a
+ * plain request's PARAMS cost no allocation and a waiting one holds none. */
+static __thread uint8_t *params_spare;
+
+/* Frees req's PARAMS buffer, or keeps it as the spare. */
+static void
+params_buf_put(struct fcgi_request *req)
+{
+	if (req->params_alloc == PARAMS_ALLOC_MIN && params_spare == NULL)
+		params_spare = req->params_buf;
+	else
+		free(req->params_buf);
+}
+
 void
 fcgi_request_init(struct fcgi_request *req, const struct fcgi_limits *limits)
 {
@@ -180,7 +194,11 @@ params_append(struct fcgi_request *req, const uint8_t *content, size_t len)
 			alloc = need;
 		if (alloc > req->limits.max_params_bytes)
 			alloc = req->limits.max_params_bytes;
-		if ((grown = realloc(req->params_buf, alloc)) == NULL)
+		if (req->params_buf == NULL && alloc == PARAMS_ALLOC_MIN &&
+		    params_spare != NULL) {
+			grown = params_spare;
+			params_spare = NULL;
+		} else if ((grown = realloc(req->params_buf, alloc)) == NULL)
 			return "out of memory for params";
 		req->params_buf = grown;
 		req->params_alloc = alloc;
@@ -417,7 +435,7 @@ fcgi_request_stdin_len(const struct fcgi_request *req)
 void
 fcgi_request_drop_params(struct fcgi_request *req)
 {
-	free(req->params_buf);
+	params_buf_put(req);
 	req->params_buf = NULL;
 	req->params_len = req->params_alloc = req->params_count = 0;
 }

@@ -4,7 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,15 +32,28 @@ clock_mono_us(void)
 	return read_us(CLOCK_MONOTONIC);
 }
 
+/*
+ * localtime_r and strftime run once per second of us: the string of the
+ * last second asked for is kept per thread and copied while it holds.
+ */
 void
 clock_format_local(int64_t us, char out[CLOCK_TIME_LEN])
 {
+	static __thread time_t cached_seconds;
+	static __thread int cached_valid;
+	static __thread char cached[CLOCK_TIME_LEN];
 	time_t seconds = (time_t)(us / 1000000);
 	struct tm tm;
 
-	if (localtime_r(&seconds, &tm) == NULL ||
-	    strftime(out, CLOCK_TIME_LEN, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(out, CLOCK_TIME_LEN, "%s", "1970-01-01 00:00:00");
+	if (!cached_valid || seconds != cached_seconds) {
+		if (localtime_r(&seconds, &tm) == NULL ||
+		    strftime(cached, CLOCK_TIME_LEN, "%Y-%m-%d %H:%M:%S",
+		    &tm) == 0)
+			memcpy(cached, "1970-01-01 00:00:00", CLOCK_TIME_LEN);
+		cached_seconds = seconds;
+		cached_valid = 1;
+	}
+	memcpy(out, cached, CLOCK_TIME_LEN);
 }
 
 long

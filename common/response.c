@@ -1,5 +1,6 @@
 /*
- * response.c - builds the contract JSON with json-c (response.h).
+ * response.c - builds the contract JSON with json-c (response.h); the same
+ * bytes without it, and the CGI header block, are in response_write.c.
  */
 #include "config.h"
 
@@ -70,59 +71,4 @@ response_error_json(const char *message, size_t *len)
 		return NULL;
 	json_object_object_add(obj, "error", json_object_new_string(message));
 	return response_json_finish(obj, len);
-}
-
-size_t
-response_cgi_header(char *out, size_t outlen, int status, size_t body_len)
-{
-	int n;
-
-	n = snprintf(out, outlen,
-	    "Status: %d %s\r\n"
-	    "%s"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "\r\n",
-	    status, response_reason(status),
-	    status == 405 ? "Allow: GET, HEAD\r\n" : "", body_len);
-	return n < 0 || (size_t)n >= outlen ? 0 : (size_t)n;
-}
-
-const char *
-response_reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	}
-	return "Unknown";
-}
-
-char *
-response_build(int status, int head, const char *body, size_t body_len,
-    size_t *len)
-{
-	char header[RESPONSE_HEADER_MAX], *out;
-	size_t header_len, sent = head ? 0 : body_len;
-
-	if (body == NULL)
-		return NULL;
-	header_len = response_cgi_header(header, sizeof(header), status,
-	    body_len);
-	if (header_len == 0 || (out = malloc(header_len + sent + 1)) == NULL)
-		return NULL;
-	memcpy(out, header, header_len);
-	memcpy(out + header_len, body, sent);
-	out[header_len + sent] = '\0';
-	*len = header_len + sent;
-	return out;
 }

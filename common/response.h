@@ -2,7 +2,10 @@
  * response.h - the response contract's JSON (doc/ARCHITECTURE.md).
  *
  * Both programs build their bodies here, so a field cannot drift between
- * /sync and /async.  Uses json-c; returns malloc'd strings the caller frees.
+ * /sync and /async.  The json-c functions (response.c) return malloc'd
+ * strings the caller frees; the *_write and *_into ones (response_write.c)
+ * fill the caller's buffer with no allocation, no stdio and no json-c, and
+ * give the same bytes (tests/unit_common.c compares them).
  */
 #ifndef SYNCASYNC_COMMON_RESPONSE_H
 #define SYNCASYNC_COMMON_RESPONSE_H
@@ -25,6 +28,15 @@ struct response_info {
 char *response_json(const struct response_info *info, size_t *len);
 
 /*
+ * response_json()'s bytes (its '\n' included, a NUL not) written into buf
+ * without json-c: returns the length, or 0 if it does not fit.  As there,
+ * message and its " (sleep)" together must stay under 64 bytes.
+ */
+#define RESPONSE_BODY_MAX 512	/* bytes; the contract body always fits */
+size_t response_json_write(const struct response_info *info, char *buf,
+    size_t buflen);
+
+/*
  * Serialises obj (JSON_C_TO_STRING_SPACED | NOSLASHESCAPE) into a malloc'd
  * string ending in '\n' (and a NUL not counted in *len), and drops obj
  * (json_object_put).  NULL when obj is NULL or memory runs out.
@@ -34,6 +46,8 @@ char *response_json_finish(struct json_object *obj, size_t *len);
 
 /* {"error": message}; NULL only when memory runs out. */
 char *response_error_json(const char *message, size_t *len);
+/* response_error_json()'s bytes written into buf (as response_json_write). */
+size_t response_error_write(const char *message, char *buf, size_t buflen);
 
 /*
  * Formats the CGI response header block (RFC 3875, section 6.3: "Status:",
@@ -54,6 +68,11 @@ size_t response_cgi_header(char *out, size_t outlen, int status,
  */
 char *response_build(int status, int head, const char *body,
     size_t body_len, size_t *len);
+
+/* response_build() into buf: its length (a NUL follows, not counted), or
+ * 0 if it does not fit. */
+size_t response_build_into(int status, int head, const char *body,
+    size_t body_len, char *buf, size_t buflen);
 
 /* The reason phrase of the few statuses syncasync sends ("Not Found"). */
 const char *response_reason(int status);

@@ -221,8 +221,8 @@ sync_gate_answer(int fd, const struct sync_gate_parse *parse)
 {
 	uint8_t out[FCGI_HEADER_LEN + RESPONSE_HEADER_MAX + 512 +
 	    FCGI_HEADER_LEN + FCGI_CODEC_END_RECORD_LEN];
-	size_t pos = FCGI_HEADER_LEN, body_len = 0, head_len;
-	char *body;
+	size_t pos = FCGI_HEADER_LEN, body_len, head_len;
+	char body[512];
 
 	if (parse->status == 0) {
 		fcgi_end_record_encode(out, parse->request_id, 0,
@@ -230,15 +230,13 @@ sync_gate_answer(int fd, const struct sync_gate_parse *parse)
 		(void)sync_gate_send(fd, out, FCGI_CODEC_END_RECORD_LEN);
 		return;
 	}
-	body = response_error_json(parse->why, &body_len);
+	/* 0 (no body) if it does not fit. */
+	body_len = response_error_write(parse->why, body, sizeof(body));
 	head_len = response_cgi_header((char *)out + pos, RESPONSE_HEADER_MAX,
-	    parse->status, body != NULL ? body_len : 0);
+	    parse->status, body_len);
 	pos += head_len;
-	if (body != NULL && body_len <= 512) {
-		memcpy(out + pos, body, body_len);
-		pos += body_len;
-	}
-	free(body);
+	memcpy(out + pos, body, body_len);
+	pos += body_len;
 	fcgi_header_encode(out, FCGI_STDOUT, parse->request_id,
 	    (uint16_t)(pos - FCGI_HEADER_LEN));
 	fcgi_header_encode(out + pos, FCGI_STDOUT, parse->request_id, 0);

@@ -22,13 +22,11 @@ static int
 send_response(const struct sync_io *io, int status, int head,
     const char *body, size_t body_len)
 {
-	size_t len = 0;
-	char *response = response_build(status, head, body, body_len, &len);
-	int rc = response != NULL && io->write(io->ctx, response, len) == 0 ?
-	    0 : -1;
+	char response[RESPONSE_HEADER_MAX + RESPONSE_BODY_MAX];
+	size_t len = body != NULL ? response_build_into(status, head, body,
+	    body_len, response, sizeof(response)) : 0;
 
-	free(response);
-	return rc;
+	return len != 0 && io->write(io->ctx, response, len) == 0 ? 0 : -1;
 }
 
 /* Answers with {"error": public_message}; detail goes to the error log. */
@@ -36,15 +34,14 @@ static int
 send_error(const struct sync_io *io, int status, int head,
     const char *public_message, const char *detail)
 {
-	size_t len = 0;
-	char *body = response_error_json(public_message, &len);
+	char body[RESPONSE_BODY_MAX];
+	size_t len = response_error_write(public_message, body, sizeof(body));
 
 	fprintf(stderr, "sync_cgi: %d: %s\n", status,
 	    detail != NULL ? detail : public_message);
-	if (body == NULL || send_response(io, status, head, body, len) == -1)
+	if (len == 0 || send_response(io, status, head, body, len) == -1)
 		fprintf(stderr, "sync_cgi: could not send the %d response\n",
 		    status);
-	free(body);
 	return status;
 }
 
@@ -58,8 +55,8 @@ sync_handler_serve(const struct sync_io *io, const struct settings *settings,
 	char detail[SA_ERROR_MAX];
 	uint64_t request_no;
 	int64_t started_us = clock_now_us();
-	char *body;
-	size_t len = 0;
+	char body[RESPONSE_BODY_MAX];
+	size_t len;
 
 	handler_request_read(&request, io->param, io->ctx);
 	if (settings == NULL)
@@ -86,11 +83,10 @@ sync_handler_serve(const struct sync_io *io, const struct settings *settings,
 
 	handler_info_fill(&info, &plan, "sync example", clock_thread_id(),
 	    (long)getpid(), started_us, NULL);
-	if ((body = response_json(&info, &len)) == NULL)
-		return send_error(io, 500, plan.head, "out of memory", NULL);
+	if ((len = response_json_write(&info, body, sizeof(body))) == 0)
+		return send_error(io, 500, plan.head, "response too long", NULL);
 	if (send_response(io, 200, plan.head, body, len) == -1)
 		fprintf(stderr, "sync_cgi: request %llu: the client went away\n",
 		    (unsigned long long)request_no);
-	free(body);
 	return 200;
 }

@@ -29,11 +29,12 @@ harness.need_tool(tap, "WRK", "wrk", "wrk")
 harness.need_tool(tap, "LIGHTTPD", "lighttpd", "lighttpd")
 
 BENCH = os.path.join(harness.SRCDIR, "bench", "run-bench")
-ROW_KEYS = ["static", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi", "lighttpd_sync",
-            "lighttpd_pool", "fastapi_async", "fastapi_def", "apache_ref_noreuse",
+ROW_KEYS = ["static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi", "lighttpd_sync",
+            "lighttpd_pool", "fastapi_async", "fastapi_def", "lighttpd_fastapi_async",
+            "lighttpd_fastapi_def", "apache_ref_noreuse",
             "apache_async_reuse", "apache_ref_reuse", "apache_sync"]
 MODELS = ["timer", "offload", "sync", "fastapi_async", "fastapi_def"]
-ALWAYS = ["static", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi", "lighttpd_sync",
+ALWAYS = ["static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi", "lighttpd_sync",
           "lighttpd_pool"]
 
 
@@ -79,6 +80,19 @@ with tempfile.TemporaryDirectory(prefix="bench-smoke.") as tmp:
            "the lighttpd rows were measured", {k: rows.get(k) for k in ALWAYS})
     tap.ok(rows.get("lighttpd_async", {}).get("ratio") is not None,
            "/async carries its ratio to the reference")
+    tap.ok(rows.get("lighttpd_async", {}).get("ratio_also") is not None,
+           "  and to the constant-answer responder (the floor)")
+    tap.ok(all(rows.get(k, {}).get("cpu") for k in ALWAYS),
+           "the lighttpd rows carry the CPU each program used",
+           {k: rows.get(k, {}).get("cpu") for k in ALWAYS})
+    det = {d.get("name"): d for d in res.get("deterministic", [])}
+    skipped = " ".join(res.get("skipped", []))
+    bad = [n for n in ("async_fcgi", "const_fcgi", "ref_fcgi")
+           if n not in det or not all(
+               (det[n].get(k) or 0) > 0 or ("%s %s" % (n, k)) in skipped
+               for k in ("instructions", "syscalls"))]
+    tap.ok(not bad, "instructions and syscalls per request for each backend, or skipped "
+           "with a reason", {n: det.get(n) for n in bad})
     pool = rows.get("lighttpd_pool", {})
     tap.ok(pool.get("ratio") is not None and pool.get("ratio_also") is not None,
            "/pool carries its ratios to the libfcgi reference and to /sync", pool)
@@ -94,7 +108,7 @@ with tempfile.TemporaryDirectory(prefix="bench-smoke.") as tmp:
            "/async timer held all 20 in flight at the peak", conc.get(("timer", 20)))
     progs = sorted(s.get("program") for s in res.get("startup", []))
     tap.eq(progs, ["ref_cgi", "sync_cgi"], "start-up timed for both CGI programs")
-    tap.eq(len(res.get("targets", [])), 5, "all five targets reported")
+    tap.eq(len(res.get("targets", [])), 7, "all seven targets reported")
     for key in ("cores", "kernel"):
         tap.ok(res.get("machine", {}).get(key), "machine %s recorded" % key)
     versions = res.get("versions", {})

@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -658,6 +660,161 @@ test_response_build(void)
 	    "  a NULL body passes through as NULL");
 }
 
+/* One comparison of the writer with the json-c path; 1 if the same. */
+static int
+writer_same(const struct response_info *info)
+{
+	char buf[4 * RESPONSE_BODY_MAX], *ref;
+	size_t ref_len = 0, len;
+	int same;
+
+	ref = response_json(info, &ref_len);
+	len = response_json_write(info, buf, sizeof(buf));
+	same = ref != NULL && len == ref_len && memcmp(buf, ref, len) == 0;
+	if (!same)
+		printf("# json-c: %s# writer: %.*s\n", ref ? ref : "(null)\n",
+		    (int)len, buf);
+	free(ref);
+	return same;
+}
+
+static void
+test_response_writer(void)
+{
+	static const int64_t ints[] = { 0, 1, -1, 9, 10, -10, 99, 100,
+	    999999, 1000000, -1000000, 2147483647LL, -2147483648LL,
+	    4294967296LL, 1732626337000000LL, -1732626337000000LL,
+	    INT64_MAX, INT64_MAX - 1, INT64_MIN, INT64_MIN + 1 };
+	static const uint64_t uints[] = { 0, 1, 9, 10, 4294967295ULL,
+	    18446744073709551615ULL, 10000000000000000000ULL };
+	static const char *const messages[] = { "async example",
+	    "sync example", "", "a/b \"q\" \\ \t\n\r\b\f\x01\x1f\x7f\xc3\xa9" };
+	static const char *const modes[] = { NULL, "timer", "offload",
+	    "block", "timer/db", "", "/" };
+	struct response_info info;
+	char bytes[256], buf[RESPONSE_BODY_MAX], header[RESPONSE_HEADER_MAX];
+	char ref[RESPONSE_HEADER_MAX];
+	static const int statuses[] = { 200, 400, 404, 405, 413, 414, 500,
+	    502, 503, 504, 299, -3 };
+	static const size_t lengths[] = { 0, 1, 9, 10, 123, 65535, 1048576,
+	    SIZE_MAX };
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	size_t i, j, k, bad = 0, n = 0, len;
+	int c;
+
+	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		for (j = 0; j < sizeof(messages) / sizeof(messages[0]); j++)
+			for (k = 0; k < sizeof(modes) / sizeof(modes[0]); k++) {
+				info.message = messages[j];
+				info.sleeper = (int)((i + k) & 1);
+				info.thread_id = (long)ints[i];
+				info.pid = (long)ints[(i + 3) % 20];
+				info.request_no = uints[(i + j + k) % 7];
+				info.started_us = ints[(i + j) % 20];
+				info.finished_us = ints[(i + 7) % 20];
+				info.mode = modes[k];
+				bad += !writer_same(&info);
+				n++;
+			}
+	TAP_OK(bad == 0, "response_json_write: the json-c bytes for every "
+	    "extreme and message");
+	/* Every byte value, escaped as json-c escapes it. */
+	for (c = 1; c < 256; c++)
+		bytes[c - 1] = (char)c;
+	bytes[255] = '\0';
+	info.mode = bytes;
+	bad = 0;
+	for (i = 0; i < 2; i++) {
+		info.sleeper = (int)i;
+		bad += !writer_same(&info);
+	}
+	TAP_OK(bad == 0, "  every byte 1..255 in a string field");
+	/* Pseudo-random values around now. */
+	bad = 0;
+	for (i = 0; i < 5000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		info.message = i & 1 ? "async example" : "sync example";
+		info.sleeper = (int)(x >> 63);
+		info.thread_id = (long)(x % 4194304);
+		info.pid = (long)((x >> 22) % 4194304);
+		info.request_no = x >> (x & 63);
+		info.started_us = 1700000000000000LL + (int64_t)(x % 1000000000000ULL);
+		info.finished_us = info.started_us + (int64_t)(x >> 40);
+		info.mode = modes[i % 7];
+		bad += !writer_same(&info);
+	}
+	TAP_OK(bad == 0, "  5000 pseudo-random requests");
+	/* The error body, for every message the programs send and every byte. */
+	{
+		static const char *const errors[] = { "not found: this "
+		    "responder serves /async and /async/stats",
+		    "method not allowed", "request body too large", "",
+		    "bad \"thing\"\n", "a/b\\c" };
+		char *ejson;
+		size_t ejson_len = 0;
+
+		bad = 0;
+		for (i = 0; i < sizeof(errors) / sizeof(errors[0]) + 1; i++) {
+			const char *m = i < sizeof(errors) / sizeof(errors[0]) ?
+			    errors[i] : bytes;
+			char out[4 * RESPONSE_BODY_MAX];
+
+			ejson = response_error_json(m, &ejson_len);
+			len = response_error_write(m, out, sizeof(out));
+			bad += ejson == NULL || len != ejson_len ||
+			    memcmp(out, ejson, len) != 0;
+			free(ejson);
+		}
+		TAP_OK(bad == 0, "response_error_write: the json-c bytes");
+	}
+	info.mode = NULL;
+	info.message = "async example";
+	TAP_EQ_INT(response_json_write(&info, buf, 20), 0,
+	    "  too small a buffer: 0");
+	len = response_json_write(&info, buf, sizeof(buf));
+	TAP_OK(len > 0 && response_json_write(&info, buf, len) == len &&
+	    response_json_write(&info, buf, len - 1) == 0,
+	    "  exactly its length fits, one less does not");
+	/* The header block against the snprintf it replaced. */
+	bad = 0;
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		for (j = 0; j < sizeof(lengths) / sizeof(lengths[0]); j++) {
+			int rn = snprintf(ref, sizeof(ref), "Status: %d %s\r\n"
+			    "%sContent-Type: application/json\r\n"
+			    "Content-Length: %zu\r\nCache-Control: no-store"
+			    "\r\n\r\n", statuses[i],
+			    response_reason(statuses[i]), statuses[i] == 405 ?
+			    "Allow: GET, HEAD\r\n" : "", lengths[j]);
+
+			len = response_cgi_header(header, sizeof(header),
+			    statuses[i], lengths[j]);
+			bad += len != (size_t)rn || strcmp(header, ref) != 0 ||
+			    response_cgi_header(header, (size_t)rn,
+			    statuses[i], lengths[j]) != 0 ||
+			    response_cgi_header(header, (size_t)rn + 1,
+			    statuses[i], lengths[j]) != (size_t)rn;
+		}
+	TAP_OK(bad == 0, "response_cgi_header: snprintf's bytes and bounds");
+	len = response_build_into(200, 0, "body\n", 5, buf, sizeof(buf));
+	TAP_OK(len > 5 && strcmp(buf + len - 5, "body\n") == 0 &&
+	    response_build_into(200, 0, "body\n", 5, buf, len) == 0,
+	    "response_build_into: body behind the header, bounded");
+	(void)n;
+}
+
+static void
+test_clock_cache(void)
+{
+	char a[CLOCK_TIME_LEN], b[CLOCK_TIME_LEN];
+
+	clock_format_local(1732626337999999LL, a);
+	clock_format_local(1732626338000000LL, b);
+	TAP_EQ_STR(a, "2024-11-26 13:05:37", "clock_format_local: cached second");
+	TAP_EQ_STR(b, "2024-11-26 13:05:38", "  the next second is new");
+	clock_format_local(1732626337000001LL, a);
+	TAP_EQ_STR(a, "2024-11-26 13:05:37", "  and back again");
+}
+
 static void
 test_response(void)
 {
@@ -719,6 +876,8 @@ main(void)
 	test_request_read();
 	test_info_fill();
 	test_response_build();
+	test_response_writer();
+	test_clock_cache();
 	clock_format_local(1732626337000000LL, when);
 	TAP_EQ_STR(when, "2024-11-26 13:05:37", "clock_format_local (UTC)");
 	TAP_OK(clock_thread_id() > 0, "clock_thread_id");

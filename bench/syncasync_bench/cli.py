@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from . import concurrency, machine, report, startup, throughput, wrk
+from . import concurrency, deterministic, machine, report, startup, throughput, wrk
 from .procs import Procs, log
 from .servers import BENCH_DIR, SRCDIR
 
@@ -48,13 +48,15 @@ class Bench:
                 raise SystemExit("run-bench: %s is not built (run make first)" % path)
             self.binaries[os.path.basename(name)] = path
         cc = os.environ.get("CC") or "cc"
-        for name, libs in (("ref_fcgi", ["-lfcgi"]), ("ref_cgi", [])):
+        for name, libs in (("ref_fcgi", ["-lfcgi"]), ("ref_cgi", []),
+                           ("const_fcgi", ["-levent_core"])):
             out = os.path.join(self.run_dir, name)
             r = subprocess.run(cc.split() + ["-O2", "-o", out,
                                              os.path.join(BENCH_DIR, name + ".c")] + libs,
                                capture_output=True, text=True)
             if r.returncode != 0:
-                raise SystemExit("run-bench: cannot build %s: %s (Debian package libfcgi-dev?)"
+                raise SystemExit("run-bench: cannot build %s: %s (Debian packages libfcgi-dev, "
+                                 "libevent-dev?)"
                                  % (name, r.stderr.strip()[:300]))
             self.binaries[name] = out
         self.tools = machine.tools(self.args.no_fastapi)
@@ -106,6 +108,8 @@ class Bench:
             machine=machine.machine_info(),
             versions=machine.versions(self.tools, self.binaries),
             settings=self.settings())
+        if a.only in (None, "deterministic"):
+            deterministic.run(self, n=20 if a.smoke else 200)
         if a.only in (None, "throughput"):
             throughput.run(self)
         if a.only in (None, "concurrency"):
@@ -137,7 +141,7 @@ def parse_args(argv):
                    help="a pool-bound run expected to take longer is stopped at its peak")
     p.add_argument("--sync-cap", type=int, default=10000, help="most /sync processes at once")
     p.add_argument("--startup-runs", type=int, default=300)
-    p.add_argument("--only", choices=("throughput", "concurrency", "startup"))
+    p.add_argument("--only", choices=("deterministic", "throughput", "concurrency", "startup"))
     p.add_argument("--pids", help="append the pid of every process started to FILE")
     p.add_argument("--no-fastapi", action="store_true")
     p.add_argument("--no-apache", action="store_true")

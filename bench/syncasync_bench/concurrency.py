@@ -171,7 +171,7 @@ def model_sync(bench, c, entry):
 
 
 def model_fastapi(bench, c, entry, uri, queue_model):
-    proc, base = servers.uvicorn(bench, "conc-%s-%d" % (uri.strip("/"), c), bench.args.sleep)
+    proc, base, _ = servers.uvicorn(bench, "conc-%s-%d" % (uri.strip("/"), c), bench.args.sleep)
     try:
         base_rss = procs.status_kib(proc.pid)
         base_fds = procs.fds(proc.pid)

@@ -55,11 +55,12 @@ class Served:
         subprocess.run([SERVE, "stop", "--run-dir", self.run_dir], timeout=60)
 
 
-def lighttpd(bench, name, sleep=0, sleep_on="0", pool=False):
+def lighttpd(bench, name, sleep=0, sleep_on="0", pool=False, fastapi_port=None):
     """/sync, /ref-cgi, /ref-fcgi, the static file, and with pool /async
     (timer) and /pool (POOL_WORKERS workers, a counter of its own).  Without
     pool, only sync_cgi runs as the path's program: the concurrency run
-    counts lighttpd's sync_cgi children."""
+    counts lighttpd's sync_cgi children.  fastapi_port: uvicorn's, proxied
+    under /fastapi/ (without it that path leads nowhere: port 9)."""
     if not bench.tools["lighttpd"]:
         raise BenchError("Debian package lighttpd is missing")
     options = ["--config", os.path.join(BENCH_DIR, "lighttpd.conf"),
@@ -72,7 +73,9 @@ def lighttpd(bench, name, sleep=0, sleep_on="0", pool=False):
     served = Served(bench, "lighttpd", name, options, {
         "LIGHTTPD": bench.tools["lighttpd"],
         "SYNCASYNC_BENCH_REF_CGI": bench.binaries["ref_cgi"],
-        "SYNCASYNC_BENCH_REF_FCGI": bench.binaries["ref_fcgi"]})
+        "SYNCASYNC_BENCH_REF_FCGI": bench.binaries["ref_fcgi"],
+        "SYNCASYNC_BENCH_CONST_FCGI": bench.binaries["const_fcgi"],
+        "SYNCASYNC_BENCH_FASTAPI_PORT": str(fastapi_port or 9)})
     # 100 bytes exactly: the static-file ceiling row.
     with open(os.path.join(served.run_dir, "htdocs", "static.txt"), "w") as f:
         f.write(("syncasync static file, 100 bytes: the ceiling for anything "
@@ -124,25 +127,31 @@ def uvicorn(bench, name, sleep):
                              env=env, stderr=open(os.path.join(bench.run_dir, name + ".stderr"),
                                                   "w"))
     procs.wait_http("http://127.0.0.1:%d/async" % port, proc, timeout=30)
-    return proc, "http://127.0.0.1:%d" % port
+    return proc, "http://127.0.0.1:%d" % port, port
+
+
+def fcgi_get(port, uri, timeout=2.0):
+    """GET uri over FastCGI on a new connection to 127.0.0.1:port, as
+    lighttpd sends it; the STDOUT stream (b"" if none came)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(load_fcgi.fcgi_request_bytes(uri))
+        buf = b""
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            buf += data
+            done, _ = load_fcgi.fcgi_parse(buf)
+            if done:
+                break
+    records, _ = fcgi_wire.decode_records(buf)
+    return fcgi_wire.stdout_of(records)[0]
 
 
 def fcgi_stats(port):
     """async_fcgi's /async/stats over FastCGI, or None."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.sendall(load_fcgi.fcgi_request_bytes("/async/stats"))
-            buf = b""
-            while True:
-                data = s.recv(65536)
-                if not data:
-                    break
-                buf += data
-                done, _ = load_fcgi.fcgi_parse(buf)
-                if done:
-                    break
-        records, _ = fcgi_wire.decode_records(buf)
-        _, _, body = fcgi_wire.parse_stdout(fcgi_wire.stdout_of(records)[0])
+        _, _, body = fcgi_wire.parse_stdout(fcgi_get(port, "/async/stats"))
         return json.loads(body)
     except (OSError, ValueError):
         return None

@@ -1,13 +1,17 @@
 """throughput.py - wrk against each configuration: ROUNDS interleaved
 rounds of DURATION seconds after a warm-up, medians, and each row's ratio
 to its reference."""
+import os
+import resource
 import statistics
+import time
 
 from . import procs, servers, wrk
 from .procs import BenchError, log
 
 ROW_DEFS = [
     ("static", "lighttpd, 100-byte static file (ceiling)", None),
+    ("lighttpd_const_fcgi", "lighttpd + mod_fastcgi + constant libevent (floor)", "static"),
     ("lighttpd_ref_fcgi", "lighttpd + mod_fastcgi + libfcgi reference", "static"),
     ("lighttpd_async", "lighttpd + mod_fastcgi + async_fcgi /async", "lighttpd_ref_fcgi"),
     ("lighttpd_ref_cgi", "lighttpd + mod_cgi + reference C CGI", "static"),
@@ -16,25 +20,76 @@ ROW_DEFS = [
      % servers.POOL_WORKERS, "lighttpd_ref_fcgi"),
     ("fastapi_async", "FastAPI + uvicorn, async def", "lighttpd_async"),
     ("fastapi_def", "FastAPI + uvicorn, def", "lighttpd_async"),
+    ("lighttpd_fastapi_async", "lighttpd + mod_proxy + FastAPI async def", "lighttpd_async"),
+    ("lighttpd_fastapi_def", "lighttpd + mod_proxy + FastAPI def", "lighttpd_async"),
     ("apache_ref_noreuse", "Apache + proxy_fcgi + libfcgi ref, no reuse", "lighttpd_ref_fcgi"),
     ("apache_async_reuse", "Apache + proxy_fcgi + async_fcgi, reuse", "apache_ref_noreuse"),
     ("apache_ref_reuse", "Apache + proxy_fcgi + libfcgi ref, reuse", "apache_ref_noreuse"),
     ("apache_sync", "Apache + mod_cgid + sync_cgi /sync", "lighttpd_ref_cgi"),
 ]
 LABELS = {key: label for key, label, _ in ROW_DEFS}
-LIGHTTPD_ROWS = ("static", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi",
+LIGHTTPD_ROWS = ("static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi",
                  "lighttpd_sync", "lighttpd_pool")
 APACHE_ROWS = ("apache_async_reuse", "apache_ref_noreuse", "apache_ref_reuse", "apache_sync")
 
 # A second reference for a row's ratio: /pool against /sync, the same program
 # without fork+exec per request.
-ROW_ALSO_REF = {"lighttpd_pool": "lighttpd_sync"}
+ROW_ALSO_REF = {"lighttpd_pool": "lighttpd_sync", "lighttpd_async": "lighttpd_const_fcgi"}
 
 
 def log_run(when, key, res):
-    log("throughput: %-10s %-52s %9.0f req/s  p50 %s  p99 %s  errors %s"
+    log("throughput: %-10s %-52s %9.0f req/s  p50 %s  p99 %s  errors %s  cpu %s"
         % (when, LABELS[key], res["rps"], fmt_ms(res["p50_ms"]), fmt_ms(res["p99_ms"]),
-           res["errors"]))
+           res["errors"], fmt_cpu(res.get("cpu"))))
+
+
+def cpu_snapshot(bench):
+    """CPU seconds (user + system) so far of every process the bench
+    started, summed by program name; a program's reaped children (lighttpd's
+    CGI processes) as "NAME children"; wrk (the bench's own child) as wrk."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in procs.tagged_pids(bench.tag):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.find("(") + 1:stat.rfind(")")]
+        fields = stat[stat.rfind(")") + 2:].split()
+        out[comm] = out.get(comm, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        kids = (int(fields[13]) + int(fields[14])) / tick
+        if kids:
+            out[comm + " children"] = out.get(comm + " children", 0.0) + kids
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["wrk"] = ru.ru_utime + ru.ru_stime
+    return out
+
+
+def cpu_percent(before, after, seconds):
+    """Per program, % of one core over seconds (only those that used any)."""
+    out = {}
+    for name, value in after.items():
+        used = value - before.get(name, 0.0)
+        if used > 0 and seconds > 0:
+            out[name] = round(100.0 * used / seconds, 1)
+    return out
+
+
+def fmt_cpu(cpu):
+    if not cpu:
+        return "-"
+    top = sorted(cpu.items(), key=lambda kv: -kv[1])[:4]
+    return ", ".join("%s %.0f%%" % kv for kv in top)
+
+
+def measured_run(bench, url):
+    """wrk on url, with the CPU each program of the bench used meanwhile."""
+    a = bench.args
+    before, t0 = cpu_snapshot(bench), time.monotonic()
+    res = wrk.run_or_failure(bench.tools["wrk"], url, a.duration, a.threads, a.connections)
+    res["cpu"] = cpu_percent(before, cpu_snapshot(bench), time.monotonic() - t0)
+    return res
 
 
 def fmt_ms(value):
@@ -47,24 +102,32 @@ def median_or_none(values):
 
 
 def start_all(bench, urls, skip, servers_up):
-    """Starts lighttpd, uvicorn and Apache with its backends; fills urls
-    (row key -> URL) and skip (row key -> reason)."""
+    """Starts uvicorn, lighttpd (proxying /fastapi/ to uvicorn) and Apache
+    with its backends; fills urls (row key -> URL) and skip (row key ->
+    reason)."""
+    fastapi_port = None
     try:
-        served = servers.lighttpd(bench, "lighttpd", pool=True)
-        servers_up.append(served)
-        base = served.url
-        urls.update(static=base + "/static.txt", lighttpd_ref_fcgi=base + "/ref-fcgi",
-                    lighttpd_async=base + "/async", lighttpd_ref_cgi=base + "/ref-cgi",
-                    lighttpd_sync=base + "/sync", lighttpd_pool=base + "/pool")
-    except BenchError as exc:
-        for key in LIGHTTPD_ROWS:
-            skip[key] = "lighttpd: %s" % exc
-    try:
-        proc, base = servers.uvicorn(bench, "uvicorn", bench.args.sleep)
+        proc, base, fastapi_port = servers.uvicorn(bench, "uvicorn", bench.args.sleep)
         servers_up.append(proc)
         urls.update(fastapi_async=base + "/async", fastapi_def=base + "/sync")
     except BenchError as exc:
-        skip["fastapi_async"] = skip["fastapi_def"] = str(exc)
+        for key in ("fastapi_async", "fastapi_def", "lighttpd_fastapi_async",
+                    "lighttpd_fastapi_def"):
+            skip[key] = str(exc)
+    try:
+        served = servers.lighttpd(bench, "lighttpd", pool=True, fastapi_port=fastapi_port)
+        servers_up.append(served)
+        base = served.url
+        urls.update(static=base + "/static.txt", lighttpd_ref_fcgi=base + "/ref-fcgi",
+                    lighttpd_const_fcgi=base + "/const-fcgi",
+                    lighttpd_async=base + "/async", lighttpd_ref_cgi=base + "/ref-cgi",
+                    lighttpd_sync=base + "/sync", lighttpd_pool=base + "/pool")
+        if fastapi_port is not None:
+            urls.update(lighttpd_fastapi_async=base + "/fastapi/async",
+                        lighttpd_fastapi_def=base + "/fastapi/sync")
+    except BenchError as exc:
+        for key in LIGHTTPD_ROWS + ("lighttpd_fastapi_async", "lighttpd_fastapi_def"):
+            skip.setdefault(key, "lighttpd: %s" % exc)
     if bench.args.no_apache:
         for key in APACHE_ROWS:
             skip[key] = "--no-apache"
@@ -128,7 +191,8 @@ def summarise(bench, measured, skip):
                 p50_ms=median_or_none([r["p50_ms"] for r in runs]),
                 p99_ms=median_or_none([r["p99_ms"] for r in runs]),
                 errors=sum(r["errors"] or 0 for r in runs),
-                rounds=len(runs), runs=runs)
+                rounds=len(runs), runs=runs,
+                cpu=runs[len(runs) // 2].get("cpu"))
             if any("failure" in r for r in runs):
                 row["failures"] = [r["failure"] for r in runs if "failure" in r]
         by_key[key] = row
@@ -172,8 +236,7 @@ def run(bench):
             order = [key for key in order if key not in skip]
         for rnd in range(1, a.rounds + 1):
             for key in order:
-                res = wrk.run_or_failure(bench.tools["wrk"], urls[key], a.duration, a.threads,
-                                         a.connections)
+                res = measured_run(bench, urls[key])
                 measured[key].append(res)
                 log_run("round %d/%d" % (rnd, a.rounds), key, res)
     finally:

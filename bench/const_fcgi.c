@@ -1,0 +1,251 @@
+/*
+ * const_fcgi.c - the benchmark's floor: a single-threaded libevent FastCGI
+ * responder that answers every request with one constant response.
+ *
+ * It does what async_fcgi's plain /async must do at the least (accept,
+ * frame records off a bufferevent, wait for the end of PARAMS and STDIN,
+ * write STDOUT, the empty STDOUT and END_REQUEST, close unless KEEP_CONN)
+ * and nothing else: no PARAMS decoding, routing, counting, time or JSON.
+ * Its figures are the limit for that design on the machine, and the bench
+ * gives /async's as a ratio to them.  The answer is as long as /async's,
+ * so the bytes written are alike.
+ *
+ * It listens on descriptor 0 (lighttpd bin-path, spawn-fcgi) or, given one
+ * argument, on 127.0.0.1:PORT.  Not part of syncasync: built by
+ * bench/run-bench, not by `make`, and it trusts its peer (a record it does
+ * not expect closes the connection).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#define HEADER_LEN	8
+#define BEGIN_REQUEST	1
+#define END_REQUEST	3
+#define PARAMS		4
+#define STDIN		5
+#define STDOUT		6
+#define KEEP_CONN	1
+
+static const char const_answer[] =
+    "Status: 200 OK\r\n"
+    "Content-Type: application/json\r\n"
+    "Content-Length: 216\r\n"
+    "Cache-Control: no-store\r\n"
+    "\r\n"
+    "{ \"message\": \"constant example\", \"thread_id\": 1000000, \"pid\": "
+    "1000000, \"request_time\": \"2026-01-01 00:00:00\", \"request_no\": "
+    "1000000, \"started_us\": 1700000000000000, \"finished_us\": "
+    "1700000000000001, \"mode\": \"timer\" }\n";
+
+/* The response records for one request id: built once, the id patched. */
+static uint8_t const_records[HEADER_LEN + sizeof(const_answer) + 7 +
+    HEADER_LEN + HEADER_LEN + 8];
+static size_t const_records_len;
+
+struct conn {
+	struct bufferevent *bev;
+	int	keep;
+	int	params_done;
+	int	closing;
+};
+
+static void
+header(uint8_t *p, int type, unsigned id, size_t len, unsigned pad)
+{
+	p[0] = 1;
+	p[1] = (uint8_t)type;
+	p[2] = (uint8_t)(id >> 8);
+	p[3] = (uint8_t)id;
+	p[4] = (uint8_t)(len >> 8);
+	p[5] = (uint8_t)len;
+	p[6] = (uint8_t)pad;
+	p[7] = 0;
+}
+
+static void
+records_build(void)
+{
+	size_t len = sizeof(const_answer) - 1, pad = (8 - len % 8) % 8;
+	uint8_t *p = const_records;
+
+	header(p, STDOUT, 1, len, (unsigned)pad);
+	memcpy(p + HEADER_LEN, const_answer, len);
+	memset(p + HEADER_LEN + len, 0, pad);
+	p += HEADER_LEN + len + pad;
+	header(p, STDOUT, 1, 0, 0);
+	p += HEADER_LEN;
+	header(p, END_REQUEST, 1, 8, 0);
+	memset(p + HEADER_LEN, 0, 8);	/* appStatus 0, REQUEST_COMPLETE */
+	p += HEADER_LEN + 8;
+	const_records_len = (size_t)(p - const_records);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void
+respond(struct conn *c, unsigned id)
+{
+	size_t off = 0;
+
+	/* Patch the request id into each of the three headers. */
+	while (off < const_records_len) {
+		size_t len = ((size_t)const_records[off + 4] << 8 |
+		    const_records[off + 5]) + const_records[off + 6];
+
+		const_records[off + 2] = (uint8_t)(id >> 8);
+		const_records[off + 3] = (uint8_t)id;
+		off += HEADER_LEN + len;
+	}
+	bufferevent_write(c->bev, const_records, const_records_len);
+	if (!c->keep) {
+		c->closing = 1;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+	c->params_done = 0;
+}
+
+static void
+readcb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint8_t h[HEADER_LEN], flags;
+	size_t len, total;
+	unsigned id;
+
+	while (!c->closing && evbuffer_copyout(in, h, sizeof(h)) ==
+	    (ev_ssize_t)sizeof(h)) {
+		len = (size_t)h[4] << 8 | h[5];
+		total = HEADER_LEN + len + h[6];
+		if (evbuffer_get_length(in) < total)
+			return;
+		id = (unsigned)h[2] << 8 | h[3];
+		switch (h[1]) {
+		case BEGIN_REQUEST:
+			if (len < 3)
+				goto bad;
+			evbuffer_drain(in, HEADER_LEN + 2);
+			evbuffer_remove(in, &flags, 1);
+			c->keep = (flags & KEEP_CONN) != 0;
+			evbuffer_drain(in, total - HEADER_LEN - 3);
+			continue;
+		case PARAMS:
+			if (len == 0)
+				c->params_done = 1;
+			break;
+		case STDIN:
+			if (len == 0 && c->params_done) {
+				evbuffer_drain(in, total);
+				respond(c, id);
+				continue;
+			}
+			break;
+		default:
+			goto bad;
+		}
+		evbuffer_drain(in, total);
+	}
+	return;
+bad:
+	conn_free(c);
+}
+
+static void
+writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing)
+		conn_free(c);
+}
+
+static void
+eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	conn_free(arg);
+}
+
+static void
+acceptcb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int socklen, void *arg)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || (c->bev = bufferevent_socket_new(
+	    evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		free(c);
+		evutil_closesocket(fd);
+		return;
+	}
+	bufferevent_setcb(c->bev, readcb, writecb, eventcb, c);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+static void
+stopcb(evutil_socket_t sig, short what, void *arg)
+{
+	event_base_loopexit(arg, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct event_base *base;
+	struct evconnlistener *l;
+	struct event *term;
+	struct sockaddr_in sin;
+	int fd = 0, one = 1;
+
+	if (argc > 2) {
+		fprintf(stderr, "usage: const_fcgi [PORT]\n");
+		return 2;
+	}
+	records_build();
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 2) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)atoi(argv[1]));
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one)) == -1 ||
+		    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+		    listen(fd, 1024) == -1) {
+			perror("const_fcgi: listen");
+			return 1;
+		}
+	}
+	if ((base = event_base_new()) == NULL ||
+	    evutil_make_socket_nonblocking(fd) == -1 ||
+	    (l = evconnlistener_new(base, acceptcb, NULL,
+	    LEV_OPT_CLOSE_ON_FREE, -1, fd)) == NULL) {
+		fprintf(stderr, "const_fcgi: cannot listen\n");
+		return 1;
+	}
+	term = evsignal_new(base, SIGTERM, stopcb, base);
+	event_add(term, NULL);
+	event_base_dispatch(base);
+	event_free(term);
+	evconnlistener_free(l);
+	event_base_free(base);
+	return 0;
+}
