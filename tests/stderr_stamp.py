@@ -159,7 +159,6 @@ def main():
                    "  a connection's trouble: level notice", log)
             server.stop()
             log = server.stderr_text().splitlines()
-            sys.stderr.write("".join("# %s\n" % line for line in log))
             tap.ok(log and all(stamped(line) for line in log),
                    "  each of its lines stamped once, at its start, none split", log)
 
