@@ -5,8 +5,8 @@
 A daemonised lighttpd without server.breakagelog (Debian's stock one)
 hands its CGI and FastCGI children /dev/null as stderr, and so does
 start-stop-daemon --background.  There sync_cgi and async_fcgi send their
-lines to syslog(3) instead (common/stderr_log.c); anywhere else stderr is
-left alone.
+lines to syslog(3) instead (common/stderr_log.c), at the level a stamped
+line would show (tests/stderr_stamp.py); anywhere else they stay on stderr.
 
 The programs run in a private mount namespace (unshare -m) whose /dev is
 a directory holding the real /dev/null and a /dev/log socket this test
@@ -73,6 +73,9 @@ def main():
                lines)
         tap.ok(any(l.startswith("<") and ">" in l[:5] for l in lines),
                "  as a syslog message with a priority", lines)
+        tap.ok(any(l.startswith("<27>") and "cannot open state directory" in l
+                   for l in lines),
+               "  daemon.err (<27>): the level a stamped line would show", lines)
         result = in_namespace(dev, SYNC_CGI, subprocess.PIPE)
         lines = received(log)
         tap.ok(b"cannot open state directory" in result.stderr and not lines,
@@ -86,6 +89,8 @@ def main():
         tap.eq(result.returncode, 2, "async_fcgi --mode nonsense exits 2")
         tap.ok(any("async_fcgi[" in l and "--mode nonsense" in l for l in lines),
                "  with stderr on /dev/null, its error reaches syslog", lines)
+        tap.ok(any(l.startswith("<27>") and "--mode nonsense" in l for l in lines),
+               "  as daemon.err (<27>)", lines)
         result = in_namespace(dev, ASYNC_FCGI + " --mode nonsense 2>&-", subprocess.PIPE)
         lines = received(log)
         tap.ok(any("async_fcgi[" in l and "--mode nonsense" in l for l in lines),
