@@ -6,8 +6,8 @@
  * of BEGIN_REQUEST, which are answered.  While the head is incomplete the
  * gate waits for the socket to change: with poll(2) while nothing is
  * queued, and once part of a head is, with an edge-triggered epoll(7),
- * since poll keeps reporting a socket readable while the bytes it was
- * peeked stay queued (and on AF_UNIX SO_RCVLOWAT does not change that).
+ * since poll keeps reporting a socket readable while the peeked bytes
+ * stay queued (and on AF_UNIX SO_RCVLOWAT does not change that).
  * Between two looks at a partial head it naps SYNC_GATE_NAP_MS, so a peer
  * that sends a byte at a time gets at most one parse per nap.  A peer
  * that shuts its side (POLLRDHUP, POLLHUP, POLLERR) can send nothing more:
