@@ -4,11 +4,16 @@
  * Each look re-reads the queued head from its start with MSG_PEEK and
  * parses it whole; nothing is consumed but the management records in front
  * of BEGIN_REQUEST, which are answered.  While the head is incomplete the
- * gate waits with poll(2) when nothing is queued, and otherwise naps
- * SYNC_GATE_NAP_MS between looks (poll reports a socket with unread bytes
- * as readable at once, and on AF_UNIX SO_RCVLOWAT does not change that):
- * the front ends send a head in one write, so only slow or hostile peers
- * ever see a nap, and the deadline bounds them.
+ * gate waits for the socket to change: with poll(2) while nothing is
+ * queued, and once part of a head is, with an edge-triggered epoll(7),
+ * since poll keeps reporting a socket readable while the peeked bytes
+ * stay queued (and on AF_UNIX SO_RCVLOWAT does not change that).
+ * Between two looks at a partial head it naps SYNC_GATE_NAP_MS, so a peer
+ * that sends a byte at a time gets at most one parse per nap.  A peer
+ * that shuts its side (POLLRDHUP, POLLHUP, POLLERR) can send nothing more:
+ * one last look, and a head still incomplete is dropped at once, not at
+ * the deadline.  The front ends send a head in one write, so only slow or
+ * hostile peers ever see the waits, and the deadline bounds them.
  */
 #include "config.h"
 
@@ -17,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,7 +34,9 @@
 #include "sync_cgi/sync_gate.h"
 
 #define SYNC_GATE_NAP_MS	5	/* ms between looks at a partial head */
+#define SYNC_GATE_WAIT_MAX_MS	60000	/* ms of one wait (poll's int) */
 #define SYNC_GATE_WHY_MAX	128	/* bytes of a refusal's reason */
+#define SYNC_GATE_HUP	(POLLRDHUP | POLLHUP | POLLERR)	/* peer gone */
 
 /* What one parse of the queued bytes found. */
 enum sync_gate_step {
@@ -48,6 +56,14 @@ struct sync_gate_parse {
 	size_t		record_len;	/* MANAGEMENT: bytes to consume */
 	struct fcgi_header header;	/* MANAGEMENT: its header */
 	char		why[SYNC_GATE_WHY_MAX];
+};
+
+/* How one connection is waited for (sync_gate_wait). */
+struct sync_gate_waiter {
+	int		fd;
+	int		epoll_fd;	/* -1 none yet, -2 epoll failed: naps */
+	int		gone;		/* the peer shut its side (or failed) */
+	int64_t		looked_us;	/* the last look at the queue */
 };
 
 static uint8_t sync_gate_head[SA_POOL_HEAD_MAX];
@@ -277,20 +293,87 @@ sync_gate_management(int fd, const struct sync_gate_parse *parse,
 	return sync_gate_send(fd, reply.buf, reply.len);
 }
 
-/* Waits for more bytes than the have queued, until deadline_us. */
-static void
-sync_gate_wait(int fd, size_t have, int64_t deadline_us)
+/* Milliseconds from now to until_us, rounded up, at most one wait's. */
+static int
+sync_gate_ms_to(int64_t until_us)
 {
-	int64_t left_ms = (deadline_us - clock_mono_us() + 999) / 1000;
-	struct pollfd pfd = { fd, POLLIN, 0 };
+	int64_t left_ms = (until_us - clock_mono_us() + 999) / 1000;
 
 	if (left_ms <= 0)
+		return 0;
+	return left_ms > SYNC_GATE_WAIT_MAX_MS ? SYNC_GATE_WAIT_MAX_MS :
+	    (int)left_ms;
+}
+
+/*
+ * poll(2) on w's connection for events (and always POLLHUP, POLLERR) up to
+ * ms; notes a peer gone.  EINTR is a wake-up like any other.
+ */
+static void
+sync_gate_poll(struct sync_gate_waiter *w, short events, int ms)
+{
+	struct pollfd pfd = { w->fd, events, 0 };
+
+	if (poll(&pfd, 1, ms) == 1 && (pfd.revents & SYNC_GATE_HUP) != 0)
+		w->gone = 1;
+}
+
+/*
+ * The edge-triggered watch on w's connection, made at the first partial
+ * head: it reports new bytes (and the peer shutting its side), not bytes
+ * already queued.  Its first wait returns at once (the queue was readable
+ * when it was added), which costs one more look.  0, or -1 if epoll is
+ * unavailable (descriptors run out): then the naps alone pace the looks.
+ */
+static int
+sync_gate_watch(struct sync_gate_waiter *w)
+{
+	struct epoll_event ev;
+
+	if (w->epoll_fd >= 0)
+		return 0;
+	if (w->epoll_fd == -2)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	ev.data.fd = w->fd;
+	if ((w->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->fd, &ev) == -1) {
+		if (w->epoll_fd != -1)
+			close(w->epoll_fd);
+		w->epoll_fd = -2;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Waits until deadline_us at most for more than the have bytes queued, or
+ * for the peer to shut its side (w->gone).  With a partial head queued: a
+ * nap to SYNC_GATE_NAP_MS after the last look (a hang-up ends it), then
+ * the edge-triggered watch.
+ */
+static void
+sync_gate_wait(struct sync_gate_waiter *w, size_t have, int64_t deadline_us)
+{
+	struct epoll_event ev;
+	int64_t nap_until = w->looked_us + SYNC_GATE_NAP_MS * 1000;
+	int ms;
+
+	if (have == 0) {
+		if ((ms = sync_gate_ms_to(deadline_us)) > 0)
+			sync_gate_poll(w, POLLIN | POLLRDHUP, ms);
 		return;
-	if (have == 0)
-		poll(&pfd, 1, left_ms > 60000 ? 60000 : (int)left_ms);
-	else
-		poll(NULL, 0, left_ms < SYNC_GATE_NAP_MS ? (int)left_ms :
-		    SYNC_GATE_NAP_MS);
+	}
+	if ((ms = sync_gate_ms_to(nap_until < deadline_us ? nap_until :
+	    deadline_us)) > 0)
+		sync_gate_poll(w, POLLRDHUP, ms);
+	if (w->gone || sync_gate_watch(w) != 0 ||
+	    (ms = sync_gate_ms_to(deadline_us)) == 0)
+		return;
+	if (epoll_wait(w->epoll_fd, &ev, 1, ms) == 1 &&
+	    (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
+		w->gone = 1;
 }
 
 /* The deadline passed before a BEGIN_REQUEST: one line, drop. */
@@ -302,8 +385,19 @@ sync_gate_late(long pid)
 	return SYNC_GATE_DROP;
 }
 
-enum sync_gate_verdict
-sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
+/* The peer shut its side with a head begun: one line, drop. */
+static enum sync_gate_verdict
+sync_gate_hung_up(long pid)
+{
+	fprintf(stderr, "sync_cgi: pid %ld: the peer hung up before its "
+	    "request head was complete\n", pid);
+	return SYNC_GATE_DROP;
+}
+
+/* sync_gate_check's looks at w's connection, each after a wait. */
+static enum sync_gate_verdict
+sync_gate_look(struct sync_gate_waiter *w, int64_t deadline_us,
+    unsigned capacity)
 {
 	struct sync_gate_parse parse;
 	enum sync_gate_step step = SYNC_GATE_STEP_MORE;
@@ -313,15 +407,12 @@ sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
 
 	memset(&parse, 0, sizeof(parse));
 	for (;;) {
-		n = recv(fd, sync_gate_head, sizeof(sync_gate_head),
+		n = recv(w->fd, sync_gate_head, sizeof(sync_gate_head),
 		    MSG_PEEK | MSG_DONTWAIT);
-		if (n == 0) {
-			if (have != 0 || parse.begun)
-				fprintf(stderr, "sync_cgi: pid %ld: the peer "
-				    "hung up before its request head was "
-				    "complete\n", pid);
-			return SYNC_GATE_DROP;
-		}
+		w->looked_us = clock_mono_us();
+		if (n == 0)	/* nothing queued, and nothing will come */
+			return have != 0 || parse.begun ?
+			    sync_gate_hung_up(pid) : SYNC_GATE_DROP;
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR) {
 			fprintf(stderr, "sync_cgi: pid %ld: reading a request: "
@@ -333,7 +424,7 @@ sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
 		if (have > 0 &&
 		    (step = sync_gate_parse(&parse, sync_gate_head, have)) ==
 		    SYNC_GATE_STEP_MANAGEMENT) {
-			if (sync_gate_management(fd, &parse, capacity) != 0) {
+			if (sync_gate_management(w->fd, &parse, capacity) != 0) {
 				fprintf(stderr, "sync_cgi: pid %ld: a "
 				    "management record malformed or its answer "
 				    "not read; connection closed\n", pid);
@@ -349,6 +440,9 @@ sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
 		    have == sizeof(sync_gate_head))
 			step = sync_gate_refuse(&parse, 413, "request head "
 			    "over the pool's limit");
+		/* Looked at after the peer shut its side: all it sent. */
+		if (step == SYNC_GATE_STEP_MORE && w->gone)
+			return sync_gate_hung_up(pid);
 		if (step == SYNC_GATE_STEP_MORE &&
 		    clock_mono_us() >= deadline_us) {
 			if (!parse.begun || have == 0)
@@ -364,7 +458,7 @@ sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
 			    "(%s): %s\n", pid, parse.status == 0 ?
 			    "UNKNOWN_ROLE" : response_reason(parse.status),
 			    parse.why);
-			sync_gate_answer(fd, &parse);
+			sync_gate_answer(w->fd, &parse);
 			return SYNC_GATE_ANSWERED;
 		case SYNC_GATE_STEP_DROP:
 			fprintf(stderr, "sync_cgi: pid %ld: %s; connection "
@@ -373,6 +467,18 @@ sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
 		default:
 			break;
 		}
-		sync_gate_wait(fd, have, deadline_us);
+		sync_gate_wait(w, have, deadline_us);
 	}
+}
+
+enum sync_gate_verdict
+sync_gate_check(int fd, int64_t deadline_us, unsigned capacity)
+{
+	struct sync_gate_waiter waiter = { fd, -1, 0, 0 };
+	enum sync_gate_verdict verdict;
+
+	verdict = sync_gate_look(&waiter, deadline_us, capacity);
+	if (waiter.epoll_fd >= 0)
+		close(waiter.epoll_fd);
+	return verdict;
 }

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,6 +139,29 @@ sync_worker_one(FCGX_Request *request, int fd, unsigned capacity,
 	return 1;
 }
 
+/*
+ * Waits for a connection on a listening socket that is non-blocking
+ * (accept4 said EAGAIN: none queued, or another worker took it).  The
+ * socket's O_NONBLOCK is left as it is: it belongs to the open file
+ * description, shared with whoever passed the socket (systemd's
+ * NonBlocking=yes, a spawner) and with the other workers.  poll(2) wakes
+ * every idle worker for each connection, and all but one go back to
+ * waiting (on a blocking socket accept(2) wakes one).  A stop signal
+ * interrupts the poll (EINTR); one that came just before it has closed
+ * listen_fd, and poll returns at once (POLLNVAL).  0, or -1 if the socket
+ * was shut down (POLLHUP, POLLERR: a unix socket then says EAGAIN for
+ * ever).
+ */
+static int
+sync_worker_wait_listener(int listen_fd)
+{
+	struct pollfd pfd = { listen_fd, POLLIN, 0 };
+
+	if (poll(&pfd, 1, -1) == 1 && (pfd.revents & (POLLHUP | POLLERR)) != 0)
+		return -1;
+	return 0;
+}
+
 /* Sets signo's disposition to handler (SIG_IGN or a function). */
 static void
 sync_worker_signal(int signo, void (*handler)(int))
@@ -158,6 +182,7 @@ sync_worker_serve(int listen_fd, unsigned capacity)
 	char error[SA_ERROR_MAX];
 	FCGX_Request request;
 	unsigned long long served = 0;
+	const char *why;
 	int ok, fd, status = 0;
 
 	ok = settings_load(&settings, SYNCASYNC_STATE_DIR, error,
@@ -192,8 +217,14 @@ sync_worker_serve(int listen_fd, unsigned capacity)
 			    errno == EPROTO || errno == ENETDOWN ||
 			    errno == EHOSTUNREACH || errno == ENETUNREACH)
 				continue;
+			why = strerror(errno);
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (sync_worker_wait_listener(listen_fd) == 0)
+					continue;
+				why = "the listening socket was shut down";
+			}
 			fprintf(stderr, "sync_cgi: pid %ld: accepting failed: "
-			    "%s\n", (long)getpid(), strerror(errno));
+			    "%s\n", (long)getpid(), why);
 			status = 1;
 			break;
 		}

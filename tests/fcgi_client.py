@@ -202,13 +202,17 @@ class Server:
     """async_fcgi on a free loopback port; stderr goes to a file."""
 
     def __init__(self, binary, args=(), env=None, nofile=None, pass_fds=(), start_timeout=10.0,
-                 unix=False):
+                 unix=False, listener=None):
         """unix=True listens on a socket file in a private directory instead
-        of a TCP port; nofile sets RLIMIT_NOFILE (soft and hard) in the child;
-        pass_fds stay open in it."""
+        of a TCP port; listener, a listening socket, is given as descriptor 0
+        instead of --listen (as a spawner does); nofile sets RLIMIT_NOFILE
+        (soft and hard) in the child; pass_fds stay open in it."""
         self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="syncasync-fcgi-")
-        if unix:
+        if listener is not None:
+            self.address = listener.getsockname()
+            self.port = self.address[1] if isinstance(self.address, tuple) else None
+        elif unix:
             self.port = None
             self.address = os.path.join(self.dir, "async.sock")
             listen = "unix:" + self.address
@@ -226,8 +230,9 @@ class Server:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.stderr_file = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
-            [binary, "--listen", listen] + [str(a) for a in args],
-            stdin=subprocess.DEVNULL, stdout=self.stderr_file, stderr=self.stderr_file,
+            [binary] + (["--listen", listen] if listener is None else []) + [str(a) for a in args],
+            stdin=subprocess.DEVNULL if listener is None else listener.fileno(),
+            stdout=self.stderr_file, stderr=self.stderr_file,
             env=environ, preexec_fn=preexec, pass_fds=tuple(pass_fds))
         self.pid = self.proc.pid
         try:

@@ -18,6 +18,9 @@ socket (no web server in between, so every byte is the attacker's).
     request pipelined on a KEEP_CONN connection: the connection is closed
     after the first answer instead of hanging; cgi-fcgi, an independent
     client, is served; a lone worker (no --workers) too;
+  - a listening socket inherited non-blocking on descriptor 0 (systemd's
+    NonBlocking=yes, a spawner): every worker waits for connections and
+    serves them, none exits;
   - signals: SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE to the supervisor and to a
     worker change nothing (the supervisor logs the first three); SIGHUP
     restarts every worker after its request in hand; SIGTERM exits once the
@@ -26,6 +29,7 @@ socket (no web server in between, so every byte is the attacker's).
 import os
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -49,12 +53,13 @@ HUGE_PAIR = struct.pack(">II", 0x7ffffff0 | 0x80000000, 0x7ffffff0 | 0x80000000)
 class Pool(fc.Server):
     """sync_cgi --workers N on a free port (or a unix socket), fresh state."""
 
-    def __init__(self, workers=4, unix=False, **env):
+    def __init__(self, workers=4, unix=False, listener=None, **env):
         self.state = tempfile.mkdtemp(prefix="syncasync-pool-state-")
         environ = {"SYNCASYNC_STATE_DIR": self.state, "SYNCASYNC_SLEEP_ON": "0",
                    "SYNCASYNC_QUERY_OVERRIDES": "1"}
         environ.update(env)
-        super().__init__(SYNC_CGI, ["--workers", workers], env=environ, unix=unix)
+        super().__init__(SYNC_CGI, ["--workers", workers], env=environ, unix=unix,
+                         listener=listener)
         self.workers = workers
         if not wait_for(lambda: len(self.children()) == workers):
             self.__exit__()
@@ -189,6 +194,55 @@ def check_silent():
             took = time.monotonic() - started
         tap.ok(r.status == 400 and READ_S - 0.5 < took < READ_S + 3.0,
                "slow head (a byte per 0.1 s): 400 after %.1f s" % took, r)
+
+
+def wakeups(pid):
+    """The voluntary context switches of process pid so far."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    return 0
+
+
+def check_partial_heads():
+    """A partial head (BEGIN_REQUEST and part of PARAMS) held open, then
+    ended by the peer shutting its side or closing, with one worker."""
+    partial = fc.build_request(params=fc.default_params(uri="/pool"))[:30]
+    with Pool(workers=1) as pool:
+        worker = pool.children()[0]
+        before = wakeups(worker)
+        with fc.Conn(pool.address, timeout=30) as conn:
+            conn.send(partial)
+            status, took, _ = pool.get(timeout=30)
+            r = conn.read_response(timeout=5)
+        woken = wakeups(worker) - before
+        tap.ok(status == 200 and READ_S - 0.5 < took < READ_S + 3.0 and r.status == 400,
+               "partial head held open: 400 after the deadline, the request behind it "
+               "answered in %.1f s" % took, (status, took, r))
+        tap.ok(woken < 100, "  the worker woke %d times meanwhile (a 5 ms nap loop: ~1000)"
+               % woken, woken)
+    for unix in (False, True):
+        where = "unix socket" if unix else "TCP"
+        with Pool(workers=1, unix=unix) as pool:
+            for how in ("shutdown(SHUT_WR)", "close"):
+                conn = fc.Conn(pool.address, timeout=30)
+                conn.send(partial)
+                if how == "close":
+                    conn.close()
+                else:
+                    conn.sock.shutdown(socket.SHUT_WR)
+                status, took, _ = pool.get(timeout=30)
+                tap.ok(status == 200 and took < 2.0,
+                       "%s: a partial head, then %s: the next request is answered in "
+                       "%.2f s (deadline %.0f s)" % (where, how, took, READ_S),
+                       (status, took))
+                if how != "close":
+                    tap.ok(conn.wait_closed(2.0), "  and the half-closed one is closed")
+                    conn.close()
+            tap.eq(pool.log_count("the peer hung up before its request head was "
+                                  "complete"), 2, "  one log line each")
+            tap.eq(pool.log_count("request refused"), 0, "  and no 400 to a peer gone")
 
 
 # --- item 8: the PARAMS cap -----------------------------------------------------
@@ -367,6 +421,58 @@ def check_independent_client():
         shutil.rmtree(state, ignore_errors=True)
 
 
+def nonblocking_listener(unix, where):
+    """A listening socket, O_NONBLOCK set, as systemd's NonBlocking=yes or a
+    spawner passes it; unix in directory where."""
+    if unix:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(os.path.join(where, "pool.sock"))
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    sock.setblocking(False)
+    return sock
+
+
+def check_nonblocking_listener():
+    where = tempfile.mkdtemp(prefix="syncasync-pool-sock-")
+    try:
+        for unix, workers in ((False, 2), (True, 2), (False, None)):
+            what = "%s, %s" % ("unix socket" if unix else "TCP",
+                               "--workers 2" if workers else "a lone worker")
+            with nonblocking_listener(unix, where) as sock:
+                if workers:
+                    try:
+                        server = Pool(workers=workers, listener=sock)
+                    except RuntimeError as e:   # its workers exit as they start
+                        tap.ok(False, "non-blocking listening socket on descriptor 0 "
+                               "(%s): the pool starts" % what, e)
+                        continue
+                else:
+                    state = tempfile.mkdtemp(prefix="syncasync-pool-state-")
+                    server = fc.Server(SYNC_CGI, env={"SYNCASYNC_STATE_DIR": state,
+                                                      "SYNCASYNC_SLEEP_ON": "0"},
+                                       listener=sock)
+                with server:
+                    live = server.children() if workers else [server.pid]
+                    served = 0
+                    for _ in range(20):
+                        r = fc.simple_get(server.address, uri="/pool", timeout=10)
+                        served += r.status == 200
+                    now = server.children() if workers else [server.pid]
+                    log = server.stderr_text()
+                    tap.ok(served == 20 and now == live and server.alive(),
+                           "non-blocking listening socket on descriptor 0 (%s): %d of 20 "
+                           "served, no worker replaced" % (what, served), (live, now, log))
+                    tap.ok("accepting failed" not in log and "exited" not in log,
+                           "  no worker exited", log)
+                if not workers:
+                    shutil.rmtree(state, ignore_errors=True)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
 # --- item 6: signals ---------------------------------------------------------------
 
 def in_hand(pool, query, result):
@@ -464,10 +570,12 @@ def check_sigterm():
 
 
 check_silent()
+check_partial_heads()
 check_params_cap()
 check_deaths()
 check_deviations()
 check_independent_client()
+check_nonblocking_listener()
 check_stray_signals()
 check_sigterm()
 tap.done()
