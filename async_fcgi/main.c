@@ -51,7 +51,8 @@ usage(FILE *out)
 "  -l, --listen ADDR         unix:PATH (mode 0660) or [HOST:]PORT\n"
 "  -m, --mode MODE           block, timer (alias async) or offload\n"
 "  -s, --sleep SECONDS       how long the sleeper sleeps\n"
-"  -n, --sleep-on N|all      which request number sleeps; 0 = none\n"
+"  -n, --sleep-on SET        which requests sleep: 5, 5,7, 3-6, 5/10 (5, 15,\n"
+"                            25, ...), all; 0 = none\n"
 "  -t, --pool-threads N      offload pool size\n"
 "      --pool-queue N        offload jobs waiting; more get FCGI_OVERLOADED [%lu]\n"
 "      --max-conns N         open connections [%lu]\n"
@@ -246,10 +247,9 @@ main(int argc, char **argv)
 				    optarg);
 			break;
 		case 'n':
-			settings.sleep_all = strcmp(optarg, "all") == 0;
-			if (!settings.sleep_all)
-				settings.sleep_on = option_uint("sleep-on",
-				    optarg, 0, SA_SLEEP_ON_MAX);
+			if (settings_parse_sleep_on(optarg, &settings, error,
+			    sizeof(error)) == -1)
+				die("--sleep-on \"%s\": %s", optarg, error);
 			break;
 		case 't':
 			settings.pool_threads = option_uint("pool-threads",
@@ -348,16 +348,10 @@ main(int argc, char **argv)
 	fit_descriptors(&opt);
 	if ((app = async_handler_new(&settings, error, sizeof(error))) == NULL)
 		die("%s", error);
-	if (settings.sleep_all)
-		snprintf(error, sizeof(error), "every request sleeps");
-	else if (settings.sleep_on != 0)
-		snprintf(error, sizeof(error), "request %llu sleeps",
-		    (unsigned long long)settings.sleep_on);
-	else
-		snprintf(error, sizeof(error), "no request sleeps");
+	settings_sleep_on_text(&settings, error, sizeof(error));
 	listener_name(fd, where, sizeof(where));
 	fprintf(stderr, "async_fcgi: listening on %s (fd %d), mode %s, "
-	    "pid %ld; %s %llu.%03llu s\n", where, fd, settings_mode_name(settings.mode),
+	    "pid %ld; sleepers %s, %llu.%03llu s\n", where, fd, settings_mode_name(settings.mode),
 	    (long)getpid(), error,
 	    (unsigned long long)(settings.sleep_us / 1000000),
 	    (unsigned long long)(settings.sleep_us % 1000000 / 1000));

@@ -16,6 +16,8 @@
 #define SA_SLEEP_MAX_S		3600			/* seconds (1 hour) */
 #define SA_SLEEP_MAX_US		(SA_SLEEP_MAX_S * 1000000ULL) /* the same in µs */
 #define SA_SLEEP_ON_MAX		1000000000UL		/* request number */
+#define SA_SLEEP_ON_TERMS_MAX	16U			/* numbers or ranges in
+							   SYNCASYNC_SLEEP_ON */
 #define SA_POOL_THREADS_MAX	1024UL			/* threads */
 #define SA_POOL_QUEUE_DEFAULT	1024UL			/* offload jobs waiting for a
 							   thread; more get
