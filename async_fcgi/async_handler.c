@@ -75,6 +75,7 @@ struct async_call {
 	int			 cancelled;	/* CALL_POOL: pool frees it */
 	int			 overloaded;	/* the pool was full */
 	int64_t			 started_us;
+	int64_t			 waited_us;	/* CALL_POOL: queued this long */
 	long			 thread_id;	/* who did the work */
 	char			*response;	/* whole CGI response */
 	size_t			 response_len;
@@ -367,6 +368,7 @@ call_finish(struct async_call *call)
 	}
 	handler_info_fill(&info, &call->plan, "async example", call->thread_id,
 	    call->app->pid, call->started_us, async_call_mode(call));
+	info.waited_us = call->waited_us;
 	if ((len = response_json_write(&info, body, sizeof(body))) != 0)
 		call_store(call, 200, body, len);
 	else {
@@ -410,7 +412,10 @@ static void
 call_offload_work(struct offload_job *job)
 {
 	struct async_call *call = call_of_job(job);
+	int64_t now = clock_now_us();
 
+	/* Read on the loop thread after done(): the pool's queue orders it. */
+	call->waited_us = now > call->started_us ? now - call->started_us : 0;
 	call_block(call, job->token);
 	call->thread_id = job->worker_tid;
 }

@@ -89,6 +89,10 @@ probe_report_summary(FILE *out, const struct probe_group *group)
 		    sum->held_up, sum->others);
 	else if (sum->verdict == PROBE_VERDICT_NOT_BLOCKED)
 		fprintf(out, " (no other request waited for the sleeper)");
+	else if (sum->verdict == PROBE_VERDICT_QUEUED)
+		fprintf(out, " (behind a full pool, not a blocked loop: %zu "
+		    "request%s waited, %zu of them sleepers)", sum->queued,
+		    sum->queued == 1 ? "" : "s", sum->queued_sleepers);
 	else if (sum->verdict == PROBE_VERDICT_FAILED)
 		fprintf(out, " (%zu of %zu requests failed)", sum->failed,
 		    sum->requests);
@@ -243,6 +247,8 @@ json_summary(const struct probe_summary *sum)
 	    json_object_new_int64((int64_t)sum->others));
 	json_object_object_add(obj, "held_up",
 	    json_object_new_int64((int64_t)sum->held_up));
+	json_object_object_add(obj, "queued",
+	    json_object_new_int64((int64_t)sum->queued));
 	json_object_object_add(obj, "verdict", json_object_new_string(
 	    probe_result_verdict_name(sum->verdict)));
 	return obj;

@@ -912,7 +912,7 @@ static void
 test_response(void)
 {
 	struct response_info info = { "sync example", 1, 42, 7, 5,
-	    1732626337000000LL, 1732626357000123LL, NULL };
+	    1732626337000000LL, 1732626357000123LL, 2500, NULL };
 	struct json_object *obj, *field;
 	char *body;
 	size_t len = 0;
@@ -933,6 +933,8 @@ test_response(void)
 	TAP_OK(json_object_object_get_ex(obj, "finished_us", &field) &&
 	    json_object_get_int64(field) == 1732626357000123LL,
 	    "  finished_us");
+	TAP_OK(json_object_object_get_ex(obj, "waited_us", &field) &&
+	    json_object_get_int64(field) == 2500, "  waited_us");
 	TAP_OK(json_object_object_get_ex(obj, "request_time", &field) &&
 	    strlen(json_object_get_string(field)) == 19, "  request_time");
 	TAP_OK(!json_object_object_get_ex(obj, "mode", NULL),
