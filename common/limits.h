@@ -93,6 +93,12 @@
 #define SA_STALL_RECENT		4			/* finished blocks kept */
 #define SA_STALL_URI_MAX	256			/* bytes of a URI kept */
 #define SA_STALL_FIELD_MAX	16			/* bytes of method, mode, work */
+#define SA_FCGI_WORKERS_MAX	64U			/* --workers: processes */
+#define SA_FCGI_RESPAWN_MS	1000UL			/* a worker that died within
+							   this of starting waits
+							   this long to restart */
+#define SA_FCGI_KILL_GRACE_MS	2000UL			/* past --drain-timeout,
+							   then SIGKILL */
 
 /*
  * A limit as a string literal, for messages that are constants:
