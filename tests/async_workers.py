@@ -323,6 +323,62 @@ def check_sigterm_drains():
         tap.ok("every worker has stopped" in log, "  and says so", log)
 
 
+def check_systemd_socket():
+    """The systemd way (descriptor 3, LISTEN_PID its own): the supervisor
+    takes the socket, its workers serve on it."""
+    import shutil
+    import socket
+    import tempfile
+    work = tempfile.mkdtemp(prefix="syncasync-workers-")
+    path = os.path.join(work, "async.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+    err = tempfile.TemporaryFile()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if listener.fileno() != 3:
+                os.dup2(listener.fileno(), 3)
+            os.set_inheritable(3, True)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, 0)
+            os.dup2(err.fileno(), 2)
+            env = dict(os.environ, LISTEN_PID=str(os.getpid()), LISTEN_FDS="1",
+                       SYNCASYNC_SLEEP_ON="0")
+            os.execve(BINARY, [BINARY, "--workers", "2"] + QUIET, env)
+        finally:
+            os._exit(127)
+    try:
+        def both():
+            try:
+                st = fc.simple_get(path, uri="/async/stats").json() or {}
+            except OSError:
+                return False
+            return all(w.get("pid") for w in st.get("per_worker", [{}]))
+        tap.ok(wait_for(both, 10), "systemd socket (LISTEN_FDS) with --workers 2: "
+               "both workers serve on descriptor 3")
+        numbers = [(fc.simple_get(path).json() or {}).get("request_no") for _ in range(4)]
+        tap.eq(numbers, [1, 2, 3, 4], "  numbered across them")
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        code = None
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                break
+            time.sleep(0.05)
+        if code is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    tap.eq(code, 0, "  SIGTERM: the supervisor exits 0")
+    listener.close()
+    err.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def check_bad_option():
     for value in ("0", "65", "two", ""):
         result = subprocess.run([BINARY, "--listen", "127.0.0.1:1", "--workers", value],
@@ -338,5 +394,6 @@ check_numbering()
 check_dilution()
 check_killed_worker()
 check_sigterm_drains()
+check_systemd_socket()
 check_bad_option()
 tap.done()
