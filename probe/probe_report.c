@@ -171,8 +171,8 @@ probe_report_timeline(FILE *out, const struct probe_group *group)
 		for (c = from; c <= to; c++)
 			bar[c] = ok ? '.' : 'x';
 		if (ok) {
-			from = column_of(row->started_us, t0, span,
-			    width);
+			from = column_of(probe_result_work_start_us(row), t0,
+			    span, width);
 			to = column_of(row->finished_us, t0, span,
 			    width);
 			for (c = from; c <= to; c++)
@@ -289,6 +289,8 @@ json_row(const struct probe_result *row)
 	    json_object_new_int64(row->started_us));
 	json_object_object_add(obj, "finished_us",
 	    json_object_new_int64(row->finished_us));
+	json_object_object_add(obj, "waited_us",
+	    json_object_new_int64(row->waited_us));
 	json_object_object_add(obj, "mode", row->mode[0] != '\0' ?
 	    json_object_new_string(row->mode) : NULL);
 	return obj;

@@ -228,6 +228,14 @@ probe_result_latency_ms(const struct probe_result *row)
 	return (double)(row->received_us - row->sent_us) / 1000.0;
 }
 
+int64_t
+probe_result_work_start_us(const struct probe_result *row)
+{
+	int64_t start = row->started_us + row->waited_us;
+
+	return start < row->finished_us ? start : row->finished_us;
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {

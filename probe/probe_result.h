@@ -94,6 +94,9 @@ void	probe_result_parse_error_body(struct probe_result *, const char *body,
 int	probe_result_ok(const struct probe_result *);
 int	probe_result_is_sleeper(const struct probe_result *);
 double	probe_result_latency_ms(const struct probe_result *);
+/* When the server began the row's work: started_us plus what it says the
+ * request waited (waited_us), at most finished_us.  Pictures draw from it. */
+int64_t	probe_result_work_start_us(const struct probe_result *);
 void	probe_result_summarize(const struct probe_result *, size_t count,
 	    double expected_sleep_s, struct probe_summary *);
 const char *probe_result_verdict_name(enum probe_verdict);

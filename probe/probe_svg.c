@@ -538,7 +538,8 @@ draw_lane(FILE *out, const struct probe_result *row, int y, int lane_h,
 		const char *color = thread_color(threads, row->pid,
 		    row->thread_id);
 
-		s1 = PROBE_SVG_LEFT + (double)(row->started_us - t0) * px_per_us;
+		s1 = PROBE_SVG_LEFT + (double)(probe_result_work_start_us(row) -
+		    t0) * px_per_us;
 		s2 = PROBE_SVG_LEFT + (double)(row->finished_us - t0) *
 		    px_per_us;
 		if (s2 < s1 + 3)

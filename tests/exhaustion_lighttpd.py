@@ -11,7 +11,9 @@
   - a blocked loop stays "blocked";
   - async_fcgi --workers 2 as lighttpd's one bin-path process (max-procs
     1): the supervisor starts two workers, numbers stay exact across them
-    under 20 concurrent requests, and stopping lighttpd stops all three."""
+    under 20 concurrent requests, and stopping lighttpd stops all three;
+    the same under Apache (syncasync-serve starts the one process on a
+    socket, as systemd would)."""
 import json
 import os
 import re
@@ -63,6 +65,14 @@ def check_offload():
            and all(2 * SLEEP - 0.3 < t < 2 * SLEEP + 1.5 for t in sleepers[2:]),
            "  two sleepers answered after one sleep, two after two", sleepers)
     tap.ok(len(quick) == 6 and max(quick) < 1.0, "  the quick ones flew", quick)
+    waited = sorted(r.get("waited_us", -1) / 1e6 for r in group.get("results", [])
+                    if r.get("message", "").endswith("(sleep)"))
+    tap.ok(len(waited) == 4 and waited[1] < 0.5 and waited[2] > SLEEP - 0.5,
+           "  the JSON rows carry the server's waited_us", waited)
+    lanes = [line for line in result.stdout.splitlines() if "(sleep)" in line and "|" in line]
+    tap.ok(sum(1 for line in lanes if line.split("|")[1].startswith(".")) == 2,
+           "  the timeline draws the two that waited as waiting first (a second wave)",
+           "\n".join(lanes))
 
 
 def check_pool():
@@ -117,8 +127,33 @@ def check_workers_under_lighttpd():
     tap.eq(pids_alive(everyone), [], "  stopping lighttpd stops the supervisor and its workers")
 
 
+def check_workers_under_apache():
+    import shutil
+    if not (os.environ.get("APACHE2") or shutil.which("apache2")
+            or os.path.exists("/usr/sbin/apache2")):
+        tap.ok(True, "Apache: async_fcgi --workers 2 # SKIP apache2 not installed")
+        return
+    with harness.Served("apache", mode="timer", sleep_on=0, paths="async",
+                        async_args="--workers 2") as server:
+        deadline = time.monotonic() + 10
+        st = {}
+        while time.monotonic() < deadline:
+            st = harness.request(server.url + "/async/stats").json() or {}
+            if all(w.get("pid") for w in st.get("per_worker", [{}])):
+                break
+            time.sleep(0.05)
+        pids = [w.get("pid") for w in st.get("per_worker", [])]
+        tap.ok(st.get("workers") == 2 and len(set(pids)) == 2 and None not in pids,
+               "Apache (mod_proxy_fcgi to one socket): async_fcgi --workers 2 serves "
+               "with two workers", st)
+        replies = harness.concurrent(server.url + "/async", 20)
+        numbers = sorted((r.json() or {}).get("request_no") or 0 for r in replies)
+        tap.eq(numbers, list(range(1, 21)), "  20 concurrent requests: numbers 1..20 exact")
+
+
 check_offload()
 check_pool()
 check_block()
 check_workers_under_lighttpd()
+check_workers_under_apache()
 tap.done()

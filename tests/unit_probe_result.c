@@ -269,6 +269,10 @@ test_queued(void)
 	TAP_EQ_INT(sum.held_up, 0, "  quick requests flew");
 	TAP_EQ_INT(sum.queued, 2, "  two waited");
 	TAP_EQ_INT(sum.queued_sleepers, 2, "  both sleepers");
+	TAP_EQ_INT(probe_result_work_start_us(&rows[2]) - rows[2].started_us,
+	    2000000, "  a picture starts their work once they had a thread");
+	TAP_EQ_INT(probe_result_work_start_us(&rows[0]), rows[0].started_us,
+	    "  and the others' at their start");
 	rows[2].waited_us = rows[3].waited_us = 0;	/* a server that says 0 */
 	probe_result_summarize(rows, 8, 0, &sum);
 	TAP_EQ_STR(probe_result_verdict_name(sum.verdict), "not blocked",
