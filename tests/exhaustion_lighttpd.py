@@ -105,24 +105,34 @@ def pids_alive(pids):
     return [p for p in pids if os.path.exists("/proc/%d" % p)]
 
 
+def both_workers(server):
+    """/async/stats once both workers serve (or after 10 s)."""
+    deadline = time.monotonic() + 10
+    st = {}
+    while time.monotonic() < deadline:
+        st = harness.request(server.url + "/async/stats").json() or {}
+        if all(w.get("pid") for w in st.get("per_worker", [{}])):
+            break
+        time.sleep(0.05)
+    return st
+
+
+def check_numbers(server):
+    replies = harness.concurrent(server.url + "/async", 20)
+    numbers = sorted((r.json() or {}).get("request_no") or 0 for r in replies)
+    tap.eq(numbers, list(range(1, 21)), "  20 concurrent requests: numbers 1..20 exact")
+
+
 def check_workers_under_lighttpd():
     with harness.Lighttpd(mode="timer", sleep_on=0, async_args="--workers 2") as server:
-        deadline = time.monotonic() + 10
-        st = {}
-        while time.monotonic() < deadline:
-            st = harness.request(server.url + "/async/stats").json() or {}
-            if all(w.get("pid") for w in st.get("per_worker", [{}])):
-                break
-            time.sleep(0.05)
+        st = both_workers(server)
         pids = [w.get("pid") for w in st.get("per_worker", [])]
         tap.ok(st.get("workers") == 2 and len(set(pids)) == 2 and None not in pids,
                "lighttpd bin-path 'async_fcgi --workers 2': two workers", st)
         log = server.error_log()
         sup = re.findall(r"async_fcgi: supervisor pid (\d+): 2 workers", log)
         tap.ok(len(sup) >= 1, "  started as one process, the supervisor", log[-800:])
-        replies = harness.concurrent(server.url + "/async", 20)
-        numbers = sorted((r.json() or {}).get("request_no") or 0 for r in replies)
-        tap.eq(numbers, list(range(1, 21)), "  20 concurrent requests: numbers 1..20 exact")
+        check_numbers(server)
         everyone = set(pids) | {int(p) for p in sup}
     deadline = time.monotonic() + 15
     while pids_alive(everyone) and time.monotonic() < deadline:
@@ -138,20 +148,12 @@ def check_workers_under_apache():
         return
     with harness.Served("apache", mode="timer", sleep_on=0, paths="async",
                         async_args="--workers 2") as server:
-        deadline = time.monotonic() + 10
-        st = {}
-        while time.monotonic() < deadline:
-            st = harness.request(server.url + "/async/stats").json() or {}
-            if all(w.get("pid") for w in st.get("per_worker", [{}])):
-                break
-            time.sleep(0.05)
+        st = both_workers(server)
         pids = [w.get("pid") for w in st.get("per_worker", [])]
         tap.ok(st.get("workers") == 2 and len(set(pids)) == 2 and None not in pids,
                "Apache (mod_proxy_fcgi to one socket): async_fcgi --workers 2 serves "
                "with two workers", st)
-        replies = harness.concurrent(server.url + "/async", 20)
-        numbers = sorted((r.json() or {}).get("request_no") or 0 for r in replies)
-        tap.eq(numbers, list(range(1, 21)), "  20 concurrent requests: numbers 1..20 exact")
+        check_numbers(server)
 
 
 check_offload()
