@@ -353,6 +353,10 @@ main(int argc, char **argv)
 			opt.min_rate = (unsigned)option_uint("min-rate", optarg,
 			    0, SA_FCGI_RATE_OPT_MAX);
 			break;
+		case 'w':
+			workers = (unsigned)option_uint("workers", optarg, 1,
+			    SA_FCGI_WORKERS_MAX);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
