@@ -22,6 +22,7 @@
 #include "async_fcgi/loop_io.h"
 #include "async_fcgi/offload_pool.h"
 #include "async_fcgi/work_driver.h"
+#include "async_fcgi/worker_slots.h"
 #include "common/cancel.h"
 #include "common/clock.h"
 #include "common/limits.h"
@@ -51,6 +52,8 @@ struct async_app {
 	struct event_base      *base;		/* attached loop, or NULL */
 	struct loop_watch      *pool_watch;	/* the pool's eventfd */
 	struct work_driver     *driver;		/* db or http work, attached */
+	struct worker_slots    *slots;		/* --workers: shared, or NULL */
+	unsigned		index;		/* this worker's slot */
 	long			loop_tid;
 	long			pid;
 	void			(*on_block)(void *, uint64_t, const char *,
@@ -75,6 +78,7 @@ struct async_call {
 	int			 cancelled;	/* CALL_POOL: pool frees it */
 	int			 overloaded;	/* the pool was full */
 	int64_t			 started_us;
+	int64_t			 waited_us;	/* CALL_POOL: queued this long */
 	long			 thread_id;	/* who did the work */
 	char			*response;	/* whole CGI response */
 	size_t			 response_len;
@@ -200,7 +204,120 @@ async_handler_free(struct async_app *app)
 struct async_stats *
 async_handler_stats(struct async_app *app)
 {
-	return &app->stats;
+	return app->slots != NULL ? worker_slots_stats(app->slots, app->index) :
+	    &app->stats;
+}
+
+void
+async_handler_share(struct async_app *app, struct worker_slots *slots,
+    unsigned index)
+{
+	app->slots = slots;
+	app->index = index;
+}
+
+static struct json_object *json_ms(int64_t us);
+
+/* The next request number: the deployment's, across workers. */
+static uint64_t
+app_next_number(struct async_app *app)
+{
+	if (app->slots != NULL)
+		return worker_slots_next(app->slots, app->index);
+	return ++app->counter;
+}
+
+/* The figures as JSON: "served", "in_flight" (less the stats request
+ * asking, which is one of them), connections, stalls. */
+static void
+stats_add_figures(struct json_object *obj, const struct async_stats *st,
+    uint64_t requests)
+{
+	json_object_object_add(obj, "requests", json_object_new_uint64(
+	    requests));
+	json_object_object_add(obj, "served", json_object_new_uint64(
+	    st->served));
+	json_object_object_add(obj, "in_flight", json_object_new_uint64(
+	    st->in_flight > 0 ? st->in_flight - 1 : 0));
+	json_object_object_add(obj, "connections", json_object_new_uint64(
+	    st->connections));
+	json_object_object_add(obj, "connections_accepted",
+	    json_object_new_uint64(st->accepted));
+	json_object_object_add(obj, "stalls", json_object_new_uint64(
+	    st->stalls));
+}
+
+/* What worker i of app says: its pid, the numbers it took, its figures. */
+static void
+app_worker(struct async_app *app, unsigned i, long *pid, uint64_t *requests,
+    struct async_stats *st)
+{
+	if (app->slots != NULL) {
+		worker_slots_read(app->slots, i, pid, requests, st);
+		return;
+	}
+	*pid = app->pid;
+	*requests = app->counter;
+	*st = app->stats;
+}
+
+/*
+ * "worker" (which answered: index and pid), "workers" (how many),
+ * "per_worker" (each one's pid, null while none serves, and figures) and
+ * "totals" (their sums; requests is the last number given, deployment-wide).
+ * in_flight leaves out the stats request asking, on its own worker.
+ */
+static void
+stats_add_workers(struct json_object *obj, struct async_app *app)
+{
+	struct json_object *me = json_object_new_object(), *list, *totals,
+	    *one;
+	struct async_stats sum, st;
+	uint64_t requests;
+	unsigned i, n = app->slots != NULL ? worker_slots_count(app->slots) : 1;
+	long pid;
+
+	if (me != NULL) {
+		json_object_object_add(me, "index",
+		    json_object_new_int64(app->index));
+		json_object_object_add(me, "pid",
+		    json_object_new_int64(app->pid));
+	}
+	json_object_object_add(obj, "worker", me);
+	json_object_object_add(obj, "workers", json_object_new_int64(n));
+	list = json_object_new_array();
+	memset(&sum, 0, sizeof(sum));
+	for (i = 0; i < n; i++) {
+		app_worker(app, i, &pid, &requests, &st);
+		if (i == app->index && st.in_flight > 0)
+			st.in_flight--;
+		if (list != NULL && (one = json_object_new_object()) != NULL) {
+			json_object_object_add(one, "index",
+			    json_object_new_int64(i));
+			json_object_object_add(one, "pid", pid != 0 ?
+			    json_object_new_int64(pid) : NULL);
+			st.in_flight++;		/* as stats_add_figures counts */
+			stats_add_figures(one, &st, requests);
+			st.in_flight--;
+			json_object_array_add(list, one);
+		}
+		sum.served += st.served;
+		sum.in_flight += st.in_flight;
+		sum.connections += st.connections;
+		sum.accepted += st.accepted;
+		sum.stalls += st.stalls;
+		if (st.longest_stall_us > sum.longest_stall_us)
+			sum.longest_stall_us = st.longest_stall_us;
+	}
+	json_object_object_add(obj, "per_worker", list);
+	if ((totals = json_object_new_object()) != NULL) {
+		sum.in_flight++;		/* as stats_add_figures counts */
+		stats_add_figures(totals, &sum, app->slots != NULL ?
+		    worker_slots_last(app->slots) : app->counter);
+		json_object_object_add(totals, "longest_stall_ms",
+		    json_ms(sum.longest_stall_us));
+	}
+	json_object_object_add(obj, "totals", totals);
 }
 
 struct offload_pool *
@@ -292,7 +409,10 @@ static void
 call_stats(struct async_call *call)
 {
 	struct async_app *app = call->app;
-	const struct async_stats *st = &app->stats;
+	const struct async_stats *st = async_handler_stats(app);
+	struct async_stats own;
+	uint64_t requests;
+	long pid;
 	struct json_object *obj = json_object_new_object();
 	struct work_counter counters[WORK_COUNTERS_MAX];
 	char when[CLOCK_TIME_LEN] = "", *body;
@@ -309,19 +429,9 @@ call_stats(struct async_call *call)
 	    settings_mode_label(app->settings.mode, app->settings.work)));
 	json_object_object_add(obj, "work", json_object_new_string(
 	    settings_work_name(app->settings.work)));
-	json_object_object_add(obj, "requests", json_object_new_uint64(
-	    app->counter));
-	json_object_object_add(obj, "served", json_object_new_uint64(
-	    st->served));
-	/* Not counting this stats request itself. */
-	json_object_object_add(obj, "in_flight", json_object_new_uint64(
-	    st->in_flight > 0 ? st->in_flight - 1 : 0));
-	json_object_object_add(obj, "connections", json_object_new_uint64(
-	    st->connections));
-	json_object_object_add(obj, "connections_accepted",
-	    json_object_new_uint64(st->accepted));
-	json_object_object_add(obj, "stalls", json_object_new_uint64(
-	    st->stalls));
+	/* This worker's figures (the whole server's without --workers). */
+	app_worker(app, app->index, &pid, &requests, &own);
+	stats_add_figures(obj, st, requests);
 	json_object_object_add(obj, "longest_stall_ms",
 	    json_ms(st->longest_stall_us));
 	json_object_object_add(obj, "longest_stall_at", st->longest_stall_at_us
@@ -344,6 +454,7 @@ call_stats(struct async_call *call)
 	for (i = 0; i < n; i++)
 		json_object_object_add(obj, counters[i].name,
 		    json_object_new_uint64(counters[i].value));
+	stats_add_workers(obj, app);
 	body = response_json_finish(obj, &len);
 	call_respond(call, 200, body, len);
 }
@@ -367,6 +478,7 @@ call_finish(struct async_call *call)
 	}
 	handler_info_fill(&info, &call->plan, "async example", call->thread_id,
 	    call->app->pid, call->started_us, async_call_mode(call));
+	info.waited_us = call->waited_us;
 	if ((len = response_json_write(&info, body, sizeof(body))) != 0)
 		call_store(call, 200, body, len);
 	else {
@@ -410,7 +522,10 @@ static void
 call_offload_work(struct offload_job *job)
 {
 	struct async_call *call = call_of_job(job);
+	int64_t now = clock_now_us();
 
+	/* Read on the loop thread after done(): the pool's queue orders it. */
+	call->waited_us = now > call->started_us ? now - call->started_us : 0;
 	call_block(call, job->token);
 	call->thread_id = job->worker_tid;
 }
@@ -599,7 +714,7 @@ async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
 	route = route_of(param(ctx, "REQUEST_URI"));
 	if (handler_check(&app->settings, &request, route == ROUTE_MAIN,
 	    &plan) == 0 && route == ROUTE_MAIN) {
-		handler_assign(&app->settings, ++app->counter, &plan);
+		handler_assign(&app->settings, app_next_number(app), &plan);
 		if (plan.sleeper)
 			wait = wait_of(app, &plan, &tail);
 	}

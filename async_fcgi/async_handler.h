@@ -55,6 +55,16 @@ void async_handler_detach(struct async_app *app);
 
 struct async_stats *async_handler_stats(struct async_app *app);
 
+/*
+ * Makes app worker index of a --workers deployment (before the server
+ * takes its stats): its request numbers come from the shared counter, its
+ * figures live in its slot, and /async/stats names the worker and adds the
+ * totals of every slot.  Without it the app counts alone (worker 0 of 1).
+ */
+struct worker_slots;
+void async_handler_share(struct async_app *app, struct worker_slots *slots,
+    unsigned index);
+
 enum async_start {
 	ASYNC_READY,		/* the response is ready now */
 	ASYNC_PENDING,		/* done(owner) follows, on the loop thread */

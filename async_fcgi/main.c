@@ -29,6 +29,8 @@
 #include "async_fcgi/async_handler.h"
 #include "async_fcgi/fcgi_server.h"
 #include "async_fcgi/loop_mem.h"
+#include "async_fcgi/supervisor.h"
+#include "async_fcgi/worker_slots.h"
 #include "common/limits.h"
 #include "common/listen.h"
 #include "common/number.h"
@@ -51,7 +53,8 @@ usage(FILE *out)
 "  -l, --listen ADDR         unix:PATH (mode 0660) or [HOST:]PORT\n"
 "  -m, --mode MODE           block, timer (alias async) or offload\n"
 "  -s, --sleep SECONDS       how long the sleeper sleeps\n"
-"  -n, --sleep-on N|all      which request number sleeps; 0 = none\n"
+"  -n, --sleep-on SET        which requests sleep: 5, 5,7, 3-6, 5/10 (5, 15,\n"
+"                            25, ...), all; 0 = none\n"
 "  -t, --pool-threads N      offload pool size\n"
 "      --pool-queue N        offload jobs waiting; more get FCGI_OVERLOADED [%lu]\n"
 "      --max-conns N         open connections [%lu]\n"
@@ -65,6 +68,8 @@ usage(FILE *out)
 "      --high-water BYTES    pause reading a peer with this much unsent [%lu]\n"
 "      --drain-timeout MS    on SIGTERM, how long requests may finish [%lu]\n"
 "      --stall-ms MS         loop watchdog: log stalls longer than MS [%lu]\n"
+"  -w, --workers N           N loops (processes) on the one socket, supervised;\n"
+"                            request numbers stay global [1, at most %u]\n"
 "  -h, --help                this text\n"
 "  -V, --version             the version\n"
 "\n"
@@ -79,7 +84,8 @@ usage(FILE *out)
 	    SA_FCGI_CONNS_MAX, SA_FCGI_REQS_MAX, SA_FCGI_PARAMS_MAX,
 	    SA_FCGI_STDIN_MAX, SA_FCGI_IDLE_MS, SA_FCGI_REQUEST_MS,
 	    SA_FCGI_RATE_GRACE_MS, SA_FCGI_MIN_RATE, SA_FCGI_HIGH_WATER,
-	    SA_FCGI_DRAIN_MS, SA_WATCHDOG_STALL_MS, SA_POOL_QUEUE_DEFAULT);
+	    SA_FCGI_DRAIN_MS, SA_WATCHDOG_STALL_MS, SA_FCGI_WORKERS_MAX,
+	    SA_POOL_QUEUE_DEFAULT);
 }
 
 static void die(const char *fmt, ...)
@@ -179,6 +185,53 @@ fit_descriptors(struct fcgi_server_options *opt)
 	}
 }
 
+/* What a worker needs: everything main() read, before any thread. */
+struct main_worker {
+	struct settings		settings;
+	struct fcgi_server_options opt;
+	struct worker_slots    *slots;	/* NULL: the only process */
+	int			fd;
+	char			where[sizeof(struct sockaddr_un) + 8];
+};
+
+/*
+ * One loop: the application (its pool's threads start here), then the
+ * server until it drains.  Run by main() itself, or by each forked worker
+ * (supervisor.h).  Returns the process's exit status.
+ */
+static int
+main_serve(void *arg, unsigned index)
+{
+	const struct main_worker *w = arg;
+	char error[SA_ERROR_MAX], sleepers[SA_SETTING_MAX], who[48] = "";
+	struct async_app *app;
+	int rc;
+
+	if ((app = async_handler_new(&w->settings, error, sizeof(error))) ==
+	    NULL) {
+		fprintf(stderr, "async_fcgi: %s\n", error);
+		return 2;
+	}
+	if (w->slots != NULL) {
+		async_handler_share(app, w->slots, index);
+		worker_slots_set_pid(w->slots, index, (long)getpid());
+		snprintf(who, sizeof(who), "worker %u of %u, ", index,
+		    worker_slots_count(w->slots));
+	}
+	settings_sleep_on_text(&w->settings, sleepers, sizeof(sleepers));
+	fprintf(stderr, "async_fcgi: %slistening on %s (fd %d), mode %s, "
+	    "pid %ld; sleepers %s, %llu.%03llu s\n", who, w->where, w->fd,
+	    settings_mode_name(w->settings.mode), (long)getpid(), sleepers,
+	    (unsigned long long)(w->settings.sleep_us / 1000000),
+	    (unsigned long long)(w->settings.sleep_us % 1000000 / 1000));
+	rc = fcgi_server_run(w->fd, &w->opt, app);
+	if (rc == 1)		/* told to stop now: do not wait for workers */
+		_exit(0);
+	async_handler_free(app);
+	loop_mem_release();
+	return rc == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -205,6 +258,7 @@ main(int argc, char **argv)
 		{ "request-timeout", required_argument, NULL,
 		    OPT_REQUEST_TIMEOUT },
 		{ "min-rate", required_argument, NULL, OPT_MIN_RATE },
+		{ "workers", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -215,12 +269,12 @@ main(int argc, char **argv)
 		SA_FCGI_DRAIN_MS, SA_WATCHDOG_STALL_MS, SA_FCGI_REQUEST_MS,
 		SA_FCGI_MIN_RATE,
 	};
+	static struct main_worker w;
 	struct settings settings;
-	struct async_app *app;
 	char error[SA_ERROR_MAX];
-	char where[sizeof(struct sockaddr_un) + 8];	/* "unix:" PATH */
 	const char *listen_spec = NULL;
 	sigset_t stop_signals;
+	unsigned workers = 1;
 	int ch, fd, rc;
 
 	/* Under a daemonised lighttpd without breakagelog: syslog. */
@@ -228,7 +282,7 @@ main(int argc, char **argv)
 	loop_mem_install();	/* before any libevent call */
 	if (settings_load(&settings, "", error, sizeof(error)) == -1)
 		die("%s", error);
-	while ((ch = getopt_long(argc, argv, "l:m:s:n:t:hV", longopts,
+	while ((ch = getopt_long(argc, argv, "l:m:s:n:t:w:hV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'l':
@@ -246,10 +300,9 @@ main(int argc, char **argv)
 				    optarg);
 			break;
 		case 'n':
-			settings.sleep_all = strcmp(optarg, "all") == 0;
-			if (!settings.sleep_all)
-				settings.sleep_on = option_uint("sleep-on",
-				    optarg, 0, SA_SLEEP_ON_MAX);
+			if (settings_parse_sleep_on(optarg, &settings, error,
+			    sizeof(error)) == -1)
+				die("--sleep-on \"%s\": %s", optarg, error);
 			break;
 		case 't':
 			settings.pool_threads = option_uint("pool-threads",
@@ -300,6 +353,10 @@ main(int argc, char **argv)
 			opt.min_rate = (unsigned)option_uint("min-rate", optarg,
 			    0, SA_FCGI_RATE_OPT_MAX);
 			break;
+		case 'w':
+			workers = (unsigned)option_uint("workers", optarg, 1,
+			    SA_FCGI_WORKERS_MAX);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -346,27 +403,23 @@ main(int argc, char **argv)
 	sigaddset(&stop_signals, SIGALRM);
 	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
 	fit_descriptors(&opt);
-	if ((app = async_handler_new(&settings, error, sizeof(error))) == NULL)
-		die("%s", error);
-	if (settings.sleep_all)
-		snprintf(error, sizeof(error), "every request sleeps");
-	else if (settings.sleep_on != 0)
-		snprintf(error, sizeof(error), "request %llu sleeps",
-		    (unsigned long long)settings.sleep_on);
-	else
-		snprintf(error, sizeof(error), "no request sleeps");
-	listener_name(fd, where, sizeof(where));
-	fprintf(stderr, "async_fcgi: listening on %s (fd %d), mode %s, "
-	    "pid %ld; %s %llu.%03llu s\n", where, fd, settings_mode_name(settings.mode),
-	    (long)getpid(), error,
-	    (unsigned long long)(settings.sleep_us / 1000000),
-	    (unsigned long long)(settings.sleep_us % 1000000 / 1000));
-	rc = fcgi_server_run(fd, &opt, app);
+	w.settings = settings;
+	w.opt = opt;
+	w.fd = fd;
+	listener_name(fd, w.where, sizeof(w.where));
+	if (workers == 1)
+		rc = main_serve(&w, 0);
+	else {
+		/* Before any fork: the counter and the slots are shared. */
+		if ((w.slots = worker_slots_new(workers, error,
+		    sizeof(error))) == NULL)
+			die("%s", error);
+		rc = supervisor_run(w.slots, opt.drain_ms, main_serve, &w);
+		rc = rc == -1 ? 2 : rc;
+		worker_slots_free(w.slots);
+		close(fd);
+	}
 	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
 		unlink(listen_spec + 5);	/* the socket we created */
-	if (rc == 1)		/* told to stop now: do not wait for workers */
-		_exit(0);
-	async_handler_free(app);
-	loop_mem_release();
-	return rc == 0 ? 0 : 1;
+	return rc;
 }

@@ -123,8 +123,7 @@ handler_assign(const struct settings *settings, uint64_t request_no,
 		plan->sleeper = plan->sleep_override_us > 0;
 		plan->sleep_us = plan->sleep_override_us;
 	} else {
-		plan->sleeper = settings->sleep_all ||
-		    (settings->sleep_on != 0 && request_no == settings->sleep_on);
+		plan->sleeper = settings_sleeps(settings, request_no);
 		plan->sleep_us = plan->sleeper ? settings->sleep_us : 0;
 	}
 }

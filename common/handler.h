@@ -62,7 +62,8 @@ void handler_assign(const struct settings *settings, uint64_t request_no,
  * Fills the contract fields of a 200 for plan (after handler_assign()):
  * message and mode as given (mode NULL: none, as /sync), the sleeper and
  * request number from plan, thread_id and pid of whoever did the work,
- * started_us, and finished_us as now.
+ * started_us, finished_us as now, and waited_us 0 (the caller sets it when
+ * it queued the work).
  */
 void handler_info_fill(struct response_info *info,
     const struct handler_plan *plan, const char *message, long thread_id,

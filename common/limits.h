@@ -16,6 +16,8 @@
 #define SA_SLEEP_MAX_S		3600			/* seconds (1 hour) */
 #define SA_SLEEP_MAX_US		(SA_SLEEP_MAX_S * 1000000ULL) /* the same in µs */
 #define SA_SLEEP_ON_MAX		1000000000UL		/* request number */
+#define SA_SLEEP_ON_TERMS_MAX	16U			/* numbers or ranges in
+							   SYNCASYNC_SLEEP_ON */
 #define SA_POOL_THREADS_MAX	1024UL			/* threads */
 #define SA_POOL_QUEUE_DEFAULT	1024UL			/* offload jobs waiting for a
 							   thread; more get
@@ -91,6 +93,12 @@
 #define SA_STALL_RECENT		4			/* finished blocks kept */
 #define SA_STALL_URI_MAX	256			/* bytes of a URI kept */
 #define SA_STALL_FIELD_MAX	16			/* bytes of method, mode, work */
+#define SA_FCGI_WORKERS_MAX	64U			/* --workers: processes */
+#define SA_FCGI_RESPAWN_MS	1000UL			/* a worker that died within
+							   this of starting waits
+							   this long to restart */
+#define SA_FCGI_KILL_GRACE_MS	2000UL			/* past --drain-timeout,
+							   then SIGKILL */
 
 /*
  * A limit as a string literal, for messages that are constants:

@@ -56,6 +56,8 @@ response_json(const struct response_info *info, size_t *len)
 	    json_object_new_int64(info->started_us));
 	json_object_object_add(obj, "finished_us",
 	    json_object_new_int64(info->finished_us));
+	json_object_object_add(obj, "waited_us",
+	    json_object_new_int64(info->waited_us));
 	if (info->mode != NULL)
 		json_object_object_add(obj, "mode",
 		    json_object_new_string(info->mode));

@@ -21,6 +21,11 @@ struct response_info {
 	uint64_t	request_no;
 	int64_t		started_us;	/* request_time is derived from it */
 	int64_t		finished_us;
+	/* How long the request waited, once the server had started it, before
+	 * its work began: /async offload, the time to a pool worker taking its
+	 * job; 0 where nothing queues it (a timer, /sync, /pool: the time in
+	 * the listen backlog is not visible to the worker). */
+	int64_t		waited_us;
 	const char     *mode;		/* NULL: no "mode" field (sync) */
 };
 

@@ -116,6 +116,8 @@ response_json_write(const struct response_info *info, char *buf,
 	out_i64(&o, info->started_us);
 	OUT_LIT(&o, ", \"finished_us\": ");
 	out_i64(&o, info->finished_us);
+	OUT_LIT(&o, ", \"waited_us\": ");
+	out_i64(&o, info->waited_us);
 	if (info->mode != NULL) {
 		OUT_LIT(&o, ", \"mode\": ");
 		out_string(&o, info->mode);

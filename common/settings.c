@@ -200,6 +200,144 @@ load_seconds(const char *name, const char *value, uint64_t min_us,
 	return bad_value(name, value, why, err, errlen);
 }
 
+/* One number of SYNCASYNC_SLEEP_ON, from text up to end; 0 or -1. */
+static int
+sleep_on_number(const char *text, const char *end, uint64_t *out,
+    char *why, size_t whylen)
+{
+	char digits[24];
+	size_t len = (size_t)(end - text);
+	enum number_result result = NUMBER_RANGE;
+
+	if (len < sizeof(digits)) {
+		memcpy(digits, text, len);
+		digits[len] = '\0';
+		result = number_parse_uint(digits, 1, SA_SLEEP_ON_MAX, out);
+	}
+	if (result == NUMBER_OK)
+		return 0;
+	if (result == NUMBER_RANGE)
+		snprintf(why, whylen, "request numbers must be from 1 to %llu",
+		    (unsigned long long)SA_SLEEP_ON_MAX);
+	else
+		snprintf(why, whylen, "must be 0, all, or request numbers and "
+		    "ranges such as 5, 5,7, 3-6 or 5/10 (the 5th of every 10)");
+	return -1;
+}
+
+int
+settings_parse_sleep_on(const char *text, struct settings *s, char *why,
+    size_t whylen)
+{
+	struct settings_sleep_on set;
+	const char *p, *end, *slash, *comma, *dash;
+	unsigned i;
+
+	memset(&set, 0, sizeof(set));
+	if (strcmp(text, "all") == 0) {
+		s->sleep_on = set;
+		s->sleep_all = 1;
+		return 0;
+	}
+	if (strcmp(text, "0") == 0) {
+		s->sleep_on = set;
+		s->sleep_all = 0;
+		return 0;
+	}
+	if (strlen(text) >= SA_SETTING_MAX) {
+		snprintf(why, whylen, "is longer than %d bytes",
+		    SA_SETTING_MAX - 1);
+		return -1;
+	}
+	end = text + strlen(text);
+	if ((slash = strchr(text, '/')) != NULL) {
+		if (sleep_on_number(slash + 1, end, &set.period, why,
+		    whylen) == -1)
+			return -1;
+		end = slash;
+	}
+	for (p = text; ; p = comma + 1) {
+		if ((comma = memchr(p, ',', (size_t)(end - p))) == NULL)
+			comma = end;
+		if (set.count == SA_SLEEP_ON_TERMS_MAX) {
+			snprintf(why, whylen, "at most %u numbers or ranges",
+			    SA_SLEEP_ON_TERMS_MAX);
+			return -1;
+		}
+		dash = memchr(p, '-', (size_t)(comma - p));
+		if (sleep_on_number(p, dash != NULL ? dash : comma,
+		    &set.range[set.count].first, why, whylen) == -1 ||
+		    sleep_on_number(dash != NULL ? dash + 1 : p, comma,
+		    &set.range[set.count].last, why, whylen) == -1)
+			return -1;
+		if (set.range[set.count].first > set.range[set.count].last) {
+			snprintf(why, whylen, "a range must not run backwards");
+			return -1;
+		}
+		set.count++;
+		if (comma == end)
+			break;
+	}
+	for (i = 0; set.period != 0 && i < set.count; i++)
+		if (set.range[i].last > set.period) {
+			snprintf(why, whylen, "a repeating set's numbers must "
+			    "be at most its period (%llu)",
+			    (unsigned long long)set.period);
+			return -1;
+		}
+	s->sleep_on = set;
+	s->sleep_all = 0;
+	return 0;
+}
+
+int
+settings_sleeps(const struct settings *s, uint64_t request_no)
+{
+	const struct settings_sleep_on *set = &s->sleep_on;
+	uint64_t n = request_no;
+	unsigned i;
+
+	if (s->sleep_all)
+		return 1;
+	if (n == 0)
+		return 0;
+	if (set->period != 0)
+		n = (n - 1) % set->period + 1;
+	for (i = 0; i < set->count; i++)
+		if (n >= set->range[i].first && n <= set->range[i].last)
+			return 1;
+	return 0;
+}
+
+void
+settings_sleep_on_text(const struct settings *s, char *out, size_t outlen)
+{
+	const struct settings_sleep_on *set = &s->sleep_on;
+	size_t used = 0;
+	unsigned i;
+	int n;
+
+	snprintf(out, outlen, "%s", s->sleep_all ? "all" : "0");
+	if (s->sleep_all || set->count == 0)
+		return;
+	for (i = 0; i < set->count && used < outlen; i++, used += (size_t)n) {
+		if (set->range[i].first == set->range[i].last)
+			n = snprintf(out + used, outlen - used, "%s%llu",
+			    i ? "," : "",
+			    (unsigned long long)set->range[i].first);
+		else
+			n = snprintf(out + used, outlen - used, "%s%llu-%llu",
+			    i ? "," : "",
+			    (unsigned long long)set->range[i].first,
+			    (unsigned long long)set->range[i].last);
+		if (n < 0)
+			return;
+	}
+	if (set->period != 0 && used < outlen)
+		snprintf(out + used, outlen - used, "/%llu",
+		    (unsigned long long)set->period);
+}
+
 /* SYNCASYNC_WORK and what each kind of work needs. */
 static int
 settings_load_work(struct settings *s, char *err, size_t errlen)
@@ -250,7 +388,9 @@ settings_load(struct settings *s, const char *default_state_dir,
 	const char *value;
 
 	s->sleep_us = 20 * 1000000ULL;
-	s->sleep_on = 5;
+	memset(&s->sleep_on, 0, sizeof(s->sleep_on));
+	s->sleep_on.count = 1;		/* request 5: the published experiment */
+	s->sleep_on.range[0].first = s->sleep_on.range[0].last = 5;
 	s->sleep_all = 0;
 	s->mode = MODE_BLOCK;
 	s->pool_threads = 40;
@@ -267,12 +407,13 @@ settings_load(struct settings *s, const char *default_state_dir,
 	    load_seconds("SYNCASYNC_SLEEP_SECONDS", value, 0, SA_SLEEP_MAX_US,
 	    "20 or 0.5", &s->sleep_us, err, errlen) == -1)
 		return -1;
-	if ((value = getenv("SYNCASYNC_SLEEP_ON")) != NULL &&
-	    strcmp(value, "all") == 0)
-		s->sleep_all = 1;
-	else if (load_uint("SYNCASYNC_SLEEP_ON", 0, SA_SLEEP_ON_MAX,
-	    &s->sleep_on, err, errlen) == -1)
-		return -1;
+	if ((value = getenv("SYNCASYNC_SLEEP_ON")) != NULL) {
+		char why[SA_ERROR_MAX];
+
+		if (settings_parse_sleep_on(value, s, why, sizeof(why)) == -1)
+			return bad_value("SYNCASYNC_SLEEP_ON", value, why, err,
+			    errlen);
+	}
 	if ((value = getenv("SYNCASYNC_ASYNC_MODE")) != NULL &&
 	    settings_parse_mode(value, &s->mode) == -1)
 		return bad_value("SYNCASYNC_ASYNC_MODE", value,

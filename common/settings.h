@@ -27,9 +27,23 @@ enum settings_work {
 	WORK_HTTP,		/* GET of a slow upstream */
 };
 
+/*
+ * SYNCASYNC_SLEEP_ON, which request numbers sleep: "0" (none), "all", or a
+ * set of numbers and ranges ("5", "5,7", "3-6"), optionally repeating with
+ * "/PERIOD": "5/10" is the 5th of every 10 (5, 15, 25, ...), "1-2/10" is
+ * 1, 2, 11, 12, ...; every number of a repeating set is at most PERIOD.
+ */
+struct settings_sleep_on {
+	unsigned	count;		/* ranges; 0 = none */
+	uint64_t	period;		/* 0: once; else the set repeats */
+	struct {
+		uint64_t first, last;	/* 1 <= first <= last */
+	}		range[SA_SLEEP_ON_TERMS_MAX];
+};
+
 struct settings {
 	uint64_t	sleep_us;	/* SYNCASYNC_SLEEP_SECONDS */
-	uint64_t	sleep_on;	/* SYNCASYNC_SLEEP_ON; 0 = none */
+	struct settings_sleep_on sleep_on; /* SYNCASYNC_SLEEP_ON */
 	int		sleep_all;	/* SYNCASYNC_SLEEP_ON=all (benchmarks) */
 	enum settings_mode mode;	/* SYNCASYNC_ASYNC_MODE */
 	uint64_t	pool_threads;	/* SYNCASYNC_POOL_THREADS */
@@ -52,6 +66,21 @@ struct settings {
  */
 int settings_load(struct settings *s, const char *default_state_dir,
     char *err, size_t errlen);
+
+/*
+ * Parses text in SYNCASYNC_SLEEP_ON's syntax (above) into s->sleep_on and
+ * s->sleep_all (async_fcgi's --sleep-on uses it too).  Returns 0, or -1
+ * with the reason (without the variable's name) in why; s is untouched.
+ */
+int settings_parse_sleep_on(const char *text, struct settings *s,
+    char *why, size_t whylen);
+
+/* Whether request number request_no (from 1) is a sleeper of s. */
+int settings_sleeps(const struct settings *s, uint64_t request_no);
+
+/* The canonical text of s's sleepers ("5", "3-6,9/10", "all", "0"). */
+void settings_sleep_on_text(const struct settings *s, char *out,
+    size_t outlen);
 
 /* Parses a mode name ("block", "timer" or its alias "async", "offload"). */
 int settings_parse_mode(const char *text, enum settings_mode *mode);

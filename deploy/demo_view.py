@@ -2,7 +2,7 @@
 """demo_view.py - how deploy/syncasync-demo shows the probe's output.
 
   syncasync-probe ... 2>&1 | demo_view.py show --backends-log FILE --sleep S
-  demo_view.py conclusion EXPERIMENT.json
+  demo_view.py conclusion EXPERIMENT.json [SCENARIO]
 
 `show` passes the probe's lines through, fitted to 80 columns (the table
 without the date, the text timeline 40 columns wide, anything else
@@ -37,7 +37,7 @@ def paint(text, code):
 
 def verdict_colour(text):
     """text with its verdict in red (blocked) or green (not blocked)."""
-    for word, code in (("not blocked", "32"), ("blocked", "1;31")):
+    for word, code in (("not blocked", "32"), ("blocked", "1;31"), ("queued", "1;33")):
         if word in text:
             return text.replace(word, paint(word, code), 1)
     return text
@@ -182,7 +182,27 @@ def show(backends_log, sleep):
         print(pending.decode("utf-8", "replace"))
 
 
-def conclusion(path):
+SCENARIOS = {
+    "offload-exhaustion": """
+  The loop never blocked: the quick requests flew.  But the pool has 2
+  threads, so of the 4 sleepers 2 slept side by side and 2 waited a full
+  sleep for a thread (the server says so: waited_us).  FastAPI's def routes
+  and run_in_threadpool share 40 such tokens: the 41st blocking call waits.""",
+    "pool-exhaustion": """
+  /pool has 2 workers and 3 requests sleep: once both workers hold a
+  sleeper, every other request queues in the socket's backlog, where no
+  worker can see it (waited_us is 0); the probe infers it from the pids.
+  A pool of processes is as bounded as a pool of threads.""",
+    "workers": """
+  Two loops, one socket, as gunicorn's and uvicorn's --workers: the sleeper
+  blocked its own worker's loop, so the requests that worker had already
+  taken waited for it; the other worker served the rest.  More loops dilute
+  a blocking call; they do not remove it: with as many sleepers as workers
+  everything waits again.  The fix is still not to block the loop.""",
+}
+
+
+def conclusion(path, scenario=None):
     with open(path) as f:
         groups = json.load(f)["groups"]
     print()
@@ -193,6 +213,9 @@ def conclusion(path):
         print(verdict_colour("      %-12s %d of %d others held up; %d thread id(s), %d pid(s)" % (
             s["verdict"], s["held_up"], s["others"], s["distinct_thread_ids"],
             s["distinct_pids"])))
+    if scenario is not None:
+        print(SCENARIOS[scenario])
+        return
     print("""
   /sync kept serving: each request is its own process, so the sleeper held
   only itself.  /pool kept serving too: the sleeper held one of 4 long-lived
@@ -205,8 +228,9 @@ def conclusion(path):
 
 
 def main(argv):
-    if len(argv) == 2 and argv[0] == "conclusion":
-        conclusion(argv[1])
+    if len(argv) in (2, 3) and argv[0] == "conclusion" and \
+            (len(argv) == 2 or argv[2] in SCENARIOS):
+        conclusion(*argv[1:])
         return 0
     if len(argv) == 5 and argv[0] == "show" and argv[1] == "--backends-log" \
             and argv[3] == "--sleep":

@@ -145,8 +145,13 @@
 			return 'body is not the contract JSON: mode is not a string';
 		if (obj.finished_us < obj.started_us)
 			return 'body is not the contract JSON: finished_us before started_us';
+		/* waited_us came later: absent is 0 */
+		if (obj.waited_us !== undefined && (!Number.isInteger(obj.waited_us) ||
+		    obj.waited_us < 0))
+			return 'body is not the contract JSON: waited_us is not a count';
 		row.parsed = true;
 		CONTRACT.forEach(function (k) { row[k] = obj[k]; });
+		row.waited_us = obj.waited_us !== undefined ? obj.waited_us : 0;
 		row.mode = obj.mode !== undefined ? obj.mode : null;
 		return null;
 	}
@@ -330,6 +335,25 @@
 			max: sorted[n - 1]
 		};
 	}
+	/* probe_result.c's row_queued: a late row waited behind a full pool
+	 * when the server says so, or (sync_cgi) every pid was busy with a
+	 * sleeper from its send to threshold later. */
+	function rowQueued(rows, row, thresholdUs) {
+		var until = row.sent_us + thresholdUs, ok = rows.filter(rowOk), pids;
+
+		if (row.waited_us > thresholdUs)
+			return true;
+		if (row.message.indexOf('sync example') !== 0)
+			return false;
+		pids = {};
+		ok.forEach(function (r) { pids[r.pid] = true; });
+		return Object.keys(pids).every(function (pid) {
+			return ok.some(function (k) {
+				return k !== row && rowSleeper(k) && String(k.pid) === pid &&
+				    k.started_us <= until && k.finished_us >= until;
+			});
+		});
+	}
 	function distinct(values) {
 		var seen = {};
 		values.forEach(function (v) { seen[v] = true; });
@@ -345,7 +369,7 @@
 		var span = 0, threshold, s;
 
 		sleepers.forEach(function (r) {
-			span = Math.max(span, r.finished_us - r.started_us);
+			span = Math.max(span, r.finished_us - r.started_us - r.waited_us);
 		});
 		s = {
 			requests: rows.length,
@@ -360,6 +384,7 @@
 			others_latency_ms: latencyStats(others.map(latencyOf)),
 			others: others.length,
 			held_up: 0,
+			queued: 0,
 			verdict: 'failed'
 		};
 		threshold = s.sleep_seconds * 1000 / 2;
@@ -370,12 +395,29 @@
 				s.held_up_rows.push(r);
 			}
 		});
+		var queuedOthers = 0, queuedSleepers = 0;
+		ok.forEach(function (r) {
+			var late;
+
+			if (sleepers.length === 0 || s.sleep_seconds <= 0)
+				return;
+			late = latencyOf(r) - (rowSleeper(r) ? s.sleep_seconds * 1000 : 0);
+			if (late > threshold && rowQueued(rows, r, Math.floor(threshold * 1000))) {
+				s.queued++;
+				if (rowSleeper(r))
+					queuedSleepers++;
+				else
+					queuedOthers++;
+			}
+		});
 		if (s.failed > 0)
 			s.verdict = 'failed';
 		else if (sleepers.length === 0)
 			s.verdict = 'no sleeper';
 		else if (s.held_up > 0)
-			s.verdict = 'blocked';
+			s.verdict = queuedOthers === s.held_up ? 'queued' : 'blocked';
+		else if (queuedSleepers > 0)
+			s.verdict = 'queued';
 		else
 			s.verdict = 'not blocked';
 		['sleeper_latency_ms', 'others_latency_ms'].forEach(function (k) {
@@ -414,7 +456,9 @@
 						sleeper: rowSleeper(row)
 					};
 					if (row.parsed)
-						CONTRACT.concat(['mode']).forEach(function (k) { out[k] = row[k]; });
+						CONTRACT.concat(['waited_us', 'mode']).forEach(function (k) {
+							out[k] = row[k];
+						});
 					/* The lab's additions (the probe has no browser). */
 					out.lab = {
 						url: row.url,
@@ -533,10 +577,13 @@
 			vcolor = '#c0392b';
 		else if (vtext === 'not blocked')
 			vcolor = '#1e8449';
+		else if (vtext === 'queued')
+			vcolor = '#b9770e';
 		out.push('<text x="10" y="' + (y + 20) + '" class="h" xml:space="preserve">' +
 		    xml(run.label) + ' \u2014 ' + xml(run.cfg.path) + ': <tspan fill="' + vcolor + '">' +
 		    xml(vtext) + '</tspan>');
-		if (sum && (sum.verdict === 'blocked' || sum.verdict === 'not blocked'))
+		if (sum && (sum.verdict === 'blocked' || sum.verdict === 'not blocked' ||
+		    sum.verdict === 'queued'))
 			out.push('<tspan class="s"> (' + sum.held_up + ' of ' + sum.others +
 			    ' others held up, sleep ' + sum.sleep_seconds.toFixed(2) + ' s; ' +
 			    sum.distinct_thread_ids + ' thread' + (sum.distinct_thread_ids === 1 ? '' : 's') +
@@ -603,7 +650,8 @@
 			    f1(x2 - x1) + '" height="' + f1(laneH * 0.3) + '" fill="' +
 			    (ok ? '#c8c8c8' : '#e74c3c') + '"/>';
 			if (ok) {
-				var s1 = x(row.started_us), s2 = Math.max(s1 + 2, x(row.finished_us));
+				var s1 = x(Math.min(row.started_us + row.waited_us, row.finished_us));
+				var s2 = Math.max(s1 + 2, x(row.finished_us));
 				s += '<rect class="srv" x="' + f1(s1) + '" y="' + f1(top + laneH * 0.1) +
 				    '" width="' + f1(s2 - s1) + '" height="' + f1(laneH * 0.8) + '" fill="' +
 				    color(row.thread_id) + '"' + (sleeper ? ' stroke="#000" stroke-width="1.5"' : '') +
@@ -777,6 +825,9 @@
 			    (sleptRows.length > 1 ? 's' : '') + '.';
 		else if (s.verdict === 'no sleeper')
 			text += 'no request slept, so there was nothing to wait for.';
+		else if (s.verdict === 'queued')
+			text += s.queued + ' request' + (s.queued === 1 ? '' : 's') + ' waited behind a ' +
+			    'full pool, not a blocked loop: every worker was busy with a sleeper.';
 		else
 			text += s.failed + ' of ' + s.requests + ' requests failed; the picture is incomplete.';
 		line.innerHTML = text;

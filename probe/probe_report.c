@@ -89,6 +89,10 @@ probe_report_summary(FILE *out, const struct probe_group *group)
 		    sum->held_up, sum->others);
 	else if (sum->verdict == PROBE_VERDICT_NOT_BLOCKED)
 		fprintf(out, " (no other request waited for the sleeper)");
+	else if (sum->verdict == PROBE_VERDICT_QUEUED)
+		fprintf(out, " (behind a full pool, not a blocked loop: %zu "
+		    "request%s waited, %zu of them sleepers)", sum->queued,
+		    sum->queued == 1 ? "" : "s", sum->queued_sleepers);
 	else if (sum->verdict == PROBE_VERDICT_FAILED)
 		fprintf(out, " (%zu of %zu requests failed)", sum->failed,
 		    sum->requests);
@@ -167,8 +171,8 @@ probe_report_timeline(FILE *out, const struct probe_group *group)
 		for (c = from; c <= to; c++)
 			bar[c] = ok ? '.' : 'x';
 		if (ok) {
-			from = column_of(row->started_us, t0, span,
-			    width);
+			from = column_of(probe_result_work_start_us(row), t0,
+			    span, width);
 			to = column_of(row->finished_us, t0, span,
 			    width);
 			for (c = from; c <= to; c++)
@@ -243,6 +247,8 @@ json_summary(const struct probe_summary *sum)
 	    json_object_new_int64((int64_t)sum->others));
 	json_object_object_add(obj, "held_up",
 	    json_object_new_int64((int64_t)sum->held_up));
+	json_object_object_add(obj, "queued",
+	    json_object_new_int64((int64_t)sum->queued));
 	json_object_object_add(obj, "verdict", json_object_new_string(
 	    probe_result_verdict_name(sum->verdict)));
 	return obj;
@@ -283,6 +289,8 @@ json_row(const struct probe_result *row)
 	    json_object_new_int64(row->started_us));
 	json_object_object_add(obj, "finished_us",
 	    json_object_new_int64(row->finished_us));
+	json_object_object_add(obj, "waited_us",
+	    json_object_new_int64(row->waited_us));
 	json_object_object_add(obj, "mode", row->mode[0] != '\0' ?
 	    json_object_new_string(row->mode) : NULL);
 	return obj;

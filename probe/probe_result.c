@@ -90,6 +90,17 @@ get_int(struct probe_result *row, struct json_object *obj,
 	return 0;
 }
 
+/* An integer the contract added later (waited_us): absent is 0. */
+static int
+get_int_optional(struct probe_result *row, struct json_object *obj,
+    const char *key, int64_t *out)
+{
+	*out = 0;
+	if (!json_object_object_get_ex(obj, key, NULL))
+		return 0;
+	return get_int(row, obj, key, out);
+}
+
 static int
 get_string(struct probe_result *row, struct json_object *obj,
     const char *key, char *dst, size_t size, int optional)
@@ -144,12 +155,18 @@ probe_result_parse_body(struct probe_result *row, const char *body, size_t len)
 	    get_int(row, obj, "started_us", &row->started_us) == -1 ||
 	    get_int(row, obj, "finished_us",
 	    &row->finished_us) == -1 ||
+	    get_int_optional(row, obj, "waited_us", &row->waited_us) == -1 ||
 	    get_string(row, obj, "mode", row->mode,
 	    sizeof(row->mode), 1) == -1)
 		goto done;
 	if (row->finished_us < row->started_us) {
 		probe_result_set_error(row, "body is not the contract JSON: "
 		    "finished_us before started_us");
+		goto done;
+	}
+	if (row->waited_us < 0) {
+		probe_result_set_error(row, "body is not the contract JSON: "
+		    "waited_us is negative");
 		goto done;
 	}
 	row->parsed = 1;
@@ -211,6 +228,14 @@ probe_result_latency_ms(const struct probe_result *row)
 	return (double)(row->received_us - row->sent_us) / 1000.0;
 }
 
+int64_t
+probe_result_work_start_us(const struct probe_result *row)
+{
+	int64_t start = row->started_us + row->waited_us;
+
+	return start < row->finished_us ? start : row->finished_us;
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -262,12 +287,60 @@ count_distinct(int64_t *values, size_t count)
  * ends " (sleep)"; the others are the remaining successful rows.  The sleep
  * duration is expected_sleep_s when > 0 (--sleep), else the longest
  * sleeper's server-side span (finished_us - started_us).  An other is held up
- * when its client latency exceeds half the sleep duration.  Verdict, first
- * match wins: "failed" if any request failed (the picture is incomplete),
- * "no sleeper" if no row slept, "blocked" if any other was held up,
- * "not blocked" otherwise.  Counts and latencies are filled in every case
+ * when its client latency exceeds half the sleep duration; a sleeper is
+ * late when its latency exceeds its own sleep by that much.  A held-up or
+ * late row "queued behind a full pool" when the server says it waited
+ * (waited_us over the threshold: offload), or, for a row of sync_cgi
+ * ("sync example": /sync, /pool), when every pid of the group was busy with a sleeper from
+ * its send to half a sleep later (the listen backlog the worker cannot
+ * see).  Verdict, first match wins: "failed" if any request failed (the
+ * picture is incomplete), "no sleeper" if no row slept, "queued" if others
+ * were held up and every one of them queued, "blocked" (by the loop) if
+ * any other was held up, "queued" if a late sleeper queued, "not blocked"
+ * otherwise.  Counts and latencies are filled in every case
  * (scratch allocation failing leaves them 0 and says "failed").
  */
+/*
+ * Whether rows[i], delayed by more than threshold_us, waited behind a full
+ * pool rather than a blocked loop (probe_result_summarize).
+ */
+static int
+row_queued(const struct probe_result *rows, size_t count, size_t i,
+    int64_t threshold_us)
+{
+	const struct probe_result *row = &rows[i];
+	int64_t until = row->sent_us + threshold_us;
+	size_t j, k;
+
+	if (row->waited_us > threshold_us)
+		return 1;
+	/* /async: only the server knows; sync_cgi (/sync, /pool) says
+	 * "sync example" and nothing of its listen backlog. */
+	if (strncmp(row->message, "sync example", 12) != 0)
+		return 0;
+	for (j = 0; j < count; j++) {
+		int busy = 0;
+
+		if (!probe_result_ok(&rows[j]))
+			continue;
+		for (k = 0; k < j; k++)	/* each pid once */
+			if (probe_result_ok(&rows[k]) &&
+			    rows[k].pid == rows[j].pid)
+				break;
+		if (k < j)
+			continue;
+		for (k = 0; k < count && !busy; k++)
+			busy = k != i && probe_result_ok(&rows[k]) &&
+			    probe_result_is_sleeper(&rows[k]) &&
+			    rows[k].pid == rows[j].pid &&
+			    rows[k].started_us <= until &&
+			    rows[k].finished_us >= until;
+		if (!busy)
+			return 0;
+	}
+	return 1;
+}
+
 void
 probe_result_summarize(const struct probe_result *rows, size_t count,
     double expected_sleep_s, struct probe_summary *out)
@@ -301,8 +374,11 @@ probe_result_summarize(const struct probe_result *rows, size_t count,
 		if (probe_result_is_sleeper(row)) {
 			if (out->sleeper_request_no == -1)
 				out->sleeper_request_no = row->request_no;
-			if (row->finished_us - row->started_us > span_us)
-				span_us = row->finished_us - row->started_us;
+			/* Its sleep: the time it queued is not part of it. */
+			if (row->finished_us - row->started_us -
+			    row->waited_us > span_us)
+				span_us = row->finished_us - row->started_us -
+				    row->waited_us;
 			sleeper_ms[nsleep++] = probe_result_latency_ms(row);
 		} else
 			other_ms[nother++] = probe_result_latency_ms(row);
@@ -320,6 +396,22 @@ probe_result_summarize(const struct probe_result *rows, size_t count,
 	for (i = 0; i < nother; i++)
 		if (nsleep > 0 && out->sleep_s > 0 && other_ms[i] > threshold_ms)
 			out->held_up++;
+	for (i = 0; i < count && nsleep > 0 && out->sleep_s > 0; i++) {
+		const struct probe_result *row = &rows[i];
+		double late_ms;
+		int sleeper;
+
+		if (!probe_result_ok(row))
+			continue;
+		sleeper = probe_result_is_sleeper(row);
+		late_ms = probe_result_latency_ms(row) -
+		    (sleeper ? out->sleep_s * 1000.0 : 0);
+		if (late_ms > threshold_ms && row_queued(rows, count, i,
+		    (int64_t)(threshold_ms * 1000.0))) {
+			out->queued++;
+			out->queued_sleepers += sleeper;
+		}
+	}
 	latency_stats(sleeper_ms, nsleep, &out->sleeper_latency);
 	latency_stats(other_ms, nother, &out->others_latency);
 
@@ -328,7 +420,10 @@ probe_result_summarize(const struct probe_result *rows, size_t count,
 	else if (nsleep == 0)
 		out->verdict = PROBE_VERDICT_NO_SLEEPER;
 	else if (out->held_up > 0)
-		out->verdict = PROBE_VERDICT_BLOCKED;
+		out->verdict = out->queued - out->queued_sleepers ==
+		    out->held_up ? PROBE_VERDICT_QUEUED : PROBE_VERDICT_BLOCKED;
+	else if (out->queued_sleepers > 0)
+		out->verdict = PROBE_VERDICT_QUEUED;
 	else
 		out->verdict = PROBE_VERDICT_NOT_BLOCKED;
 done:
@@ -366,6 +461,8 @@ probe_result_verdict_name(enum probe_verdict verdict)
 		return "blocked";
 	case PROBE_VERDICT_NO_SLEEPER:
 		return "no sleeper";
+	case PROBE_VERDICT_QUEUED:
+		return "queued";
 	case PROBE_VERDICT_FAILED:
 		break;
 	}

@@ -35,6 +35,7 @@ struct probe_result {
 	int64_t	request_no;
 	int64_t	started_us;		/* server clock, µs since the epoch */
 	int64_t	finished_us;
+	int64_t	waited_us;		/* the server's queueing; 0 if absent */
 	char	mode[SA_PROBE_MODE_MAX];	/* "" when absent (/sync) */
 };
 
@@ -42,7 +43,8 @@ enum probe_verdict {
 	PROBE_VERDICT_NOT_BLOCKED,
 	PROBE_VERDICT_BLOCKED,
 	PROBE_VERDICT_NO_SLEEPER,
-	PROBE_VERDICT_FAILED
+	PROBE_VERDICT_FAILED,
+	PROBE_VERDICT_QUEUED	/* waited behind a full pool, not the loop */
 };
 
 struct probe_latency {
@@ -66,6 +68,8 @@ struct probe_summary {
 	struct probe_latency others_latency;
 	size_t	others;			/* successful non-sleeper rows */
 	size_t	held_up;		/* others slower than sleep_s / 2 */
+	size_t	queued;			/* rows that waited behind a full pool */
+	size_t	queued_sleepers;	/* of which sleepers */
 	enum probe_verdict verdict;
 };
 
@@ -90,6 +94,9 @@ void	probe_result_parse_error_body(struct probe_result *, const char *body,
 int	probe_result_ok(const struct probe_result *);
 int	probe_result_is_sleeper(const struct probe_result *);
 double	probe_result_latency_ms(const struct probe_result *);
+/* When the server began the row's work: started_us plus what it says the
+ * request waited (waited_us), at most finished_us.  Pictures draw from it. */
+int64_t	probe_result_work_start_us(const struct probe_result *);
 void	probe_result_summarize(const struct probe_result *, size_t count,
 	    double expected_sleep_s, struct probe_summary *);
 const char *probe_result_verdict_name(enum probe_verdict);

@@ -382,6 +382,8 @@ draw_heading(FILE *out, const struct probe_group *group, int y)
 		color = "#c92a2a";
 	else if (sum->verdict == PROBE_VERDICT_NOT_BLOCKED)
 		color = "#2b8a3e";
+	else if (sum->verdict == PROBE_VERDICT_QUEUED)
+		color = "#b9770e";
 	fprintf(out, "<text x=\"10\" y=\"%d\" class=\"h\" "
 	    "xml:space=\"preserve\">", y);
 	if (group->label != NULL) {
@@ -397,7 +399,8 @@ draw_heading(FILE *out, const struct probe_group *group, int y)
 	fprintf(out, ": <tspan fill=\"%s\">%s</tspan>", color,
 	    probe_result_verdict_name(sum->verdict));
 	if (sum->verdict == PROBE_VERDICT_BLOCKED ||
-	    sum->verdict == PROBE_VERDICT_NOT_BLOCKED)
+	    sum->verdict == PROBE_VERDICT_NOT_BLOCKED ||
+	    sum->verdict == PROBE_VERDICT_QUEUED)
 		fprintf(out, "<tspan class=\"s\"> \xe2\x80\x94 %zu of %zu others "
 		    "held up by the sleeper</tspan>", sum->held_up, sum->others);
 	else if (sum->verdict == PROBE_VERDICT_FAILED)
@@ -535,7 +538,8 @@ draw_lane(FILE *out, const struct probe_result *row, int y, int lane_h,
 		const char *color = thread_color(threads, row->pid,
 		    row->thread_id);
 
-		s1 = PROBE_SVG_LEFT + (double)(row->started_us - t0) * px_per_us;
+		s1 = PROBE_SVG_LEFT + (double)(probe_result_work_start_us(row) -
+		    t0) * px_per_us;
 		s2 = PROBE_SVG_LEFT + (double)(row->finished_us - t0) *
 		    px_per_us;
 		if (s2 < s1 + 3)

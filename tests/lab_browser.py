@@ -218,12 +218,15 @@ def check_lanes(driver, doc, started, ended, path, expected):
     off = []
     for bar in drawn["bars"]:
         row = by_index.get(bar["index"])
-        want_x = drawn["left"] + (row["started_us"] - drawn["t0"]) * drawn["px"]
-        want_w = max(2, (row["finished_us"] - row["started_us"]) * drawn["px"])
+        # The work starts once the server stopped waiting (waited_us).
+        start = min(row["started_us"] + row.get("waited_us", 0), row["finished_us"])
+        want_x = drawn["left"] + (start - drawn["t0"]) * drawn["px"]
+        want_w = max(2, (row["finished_us"] - start) * drawn["px"])
         if abs(bar["x"] - want_x) > 1.5 or abs(bar["w"] - want_w) > 1.5:
             off.append((bar["index"], bar["x"], round(want_x, 1)))
     tap.ok(len(drawn["bars"]) == len(ok) and not off,
-           "  %s: the page draws each server bar at its started_us..finished_us" % path,
+           "  %s: the page draws each server bar at its started_us (+ waited_us)..finished_us"
+           % path,
            "%d bars for %d rows; off: %s" % (len(drawn["bars"]), len(ok), off))
 
 

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,17 @@ param_of(void *ctx, const char *name)
 }
 
 static struct async_app *
+app_new_queue(enum settings_mode mode, uint64_t sleep_us, uint64_t queue);
+
+static struct async_app *
 app_new(enum settings_mode mode, uint64_t sleep_us)
+{
+	return app_new_queue(mode, sleep_us, 0);
+}
+
+/* As app_new, with room for queue jobs waiting for the pool. */
+static struct async_app *
+app_new_queue(enum settings_mode mode, uint64_t sleep_us, uint64_t queue)
 {
 	struct settings settings;
 	char err[SA_ERROR_MAX];
@@ -51,6 +62,7 @@ app_new(enum settings_mode mode, uint64_t sleep_us)
 	settings.sleep_us = sleep_us;
 	settings.sleep_all = 1;
 	settings.pool_threads = 2;
+	settings.pool_queue = queue;
 	settings.state_dir = "/nonexistent";
 	if ((app = async_handler_new(&settings, err, sizeof(err))) == NULL)
 		printf("# async_handler_new: %s\n", err);
@@ -120,6 +132,61 @@ test_mode(struct event_base *base, enum settings_mode mode, const char *name)
 	async_handler_free(app);
 }
 
+/* The number after "name": in call's response; -1 when absent. */
+static long long
+response_number(const struct async_call *call, const char *name)
+{
+	size_t len;
+	const char *response = async_call_response(call, &len), *at;
+	char key[64];
+
+	snprintf(key, sizeof(key), "\"%s\": ", name);
+	if (response == NULL || (at = strstr(response, key)) == NULL)
+		return -1;
+	return strtoll(at + strlen(key), NULL, 10);
+}
+
+/* A pool of 2 and 3 sleepers of 0.4 s: the third waits for a worker, and
+ * says so in waited_us; the first two do not. */
+static void
+test_offload_waited(struct event_base *base)
+{
+	struct async_app *app = app_new_queue(MODE_OFFLOAD, 400000, 1);
+	struct async_call *calls[3];
+	enum async_start start;
+	char err[SA_ERROR_MAX];
+	long long waited[3];
+	int i;
+
+	TAP_OK(app != NULL && async_handler_attach(app, base, err,
+	    sizeof(err)) == 0, "offload waited: the app attaches");
+	if (app == NULL)
+		return;
+	done_count = 0;
+	for (i = 0; i < 3; i++) {
+		calls[i] = async_handler_start(app, param_of, uri_main,
+		    count_done, &done_count, &start);
+		if (start != ASYNC_PENDING)	/* refused: never blocks below */
+			done_count++;
+	}
+	for (int turns = 0; done_count < 3 && turns < 200; turns++)
+		event_base_loop(base, EVLOOP_ONCE);
+	TAP_EQ_INT(done_count, 3, "offload waited: three sleepers done");
+	for (i = 0; i < 3; i++) {
+		waited[i] = calls[i] != NULL ?
+		    response_number(calls[i], "waited_us") : -1;
+		async_call_free(calls[i]);
+	}
+	printf("# waited_us: %lld %lld %lld\n", waited[0], waited[1],
+	    waited[2]);
+	TAP_OK(waited[0] >= 0 && waited[0] < 300000 && waited[1] >= 0 &&
+	    waited[1] < 300000, "  the first two took a worker at once");
+	TAP_OK(waited[2] >= 300000, "  the third waited for one (>= 0.3 s "
+	    "of the 0.4 s sleep)");
+	async_handler_detach(app);
+	async_handler_free(app);
+}
+
 int
 main(void)
 {
@@ -132,6 +199,7 @@ main(void)
 	TAP_OK(base != NULL, "an event base");
 	test_mode(base, MODE_TIMER, "timer");
 	test_mode(base, MODE_OFFLOAD, "offload");
+	test_offload_waited(base);
 
 	app = app_new(MODE_BLOCK, 0);
 	TAP_OK(app != NULL && async_handler_attach(app, base, err,

@@ -126,6 +126,9 @@ test_settings(void)
 		{ "SYNCASYNC_SLEEP_SECONDS", "99999", "SYNCASYNC_SLEEP_SECONDS" },
 		{ "SYNCASYNC_SLEEP_ON", "five", "SYNCASYNC_SLEEP_ON" },
 		{ "SYNCASYNC_SLEEP_ON", "", "SYNCASYNC_SLEEP_ON" },
+		{ "SYNCASYNC_SLEEP_ON", "5,", "SYNCASYNC_SLEEP_ON" },
+		{ "SYNCASYNC_SLEEP_ON", "6-3", "SYNCASYNC_SLEEP_ON" },
+		{ "SYNCASYNC_SLEEP_ON", "12/10", "SYNCASYNC_SLEEP_ON" },
 		{ "SYNCASYNC_ASYNC_MODE", "fast", "SYNCASYNC_ASYNC_MODE" },
 		{ "SYNCASYNC_POOL_THREADS", "0", "SYNCASYNC_POOL_THREADS" },
 		{ "SYNCASYNC_POOL_THREADS", "100000", "SYNCASYNC_POOL_THREADS" },
@@ -170,7 +173,9 @@ test_settings(void)
 	TAP_EQ_INT(settings_load(&s, "/var/lib/x", err, sizeof(err)), 0,
 	    "defaults load");
 	TAP_EQ_INT(s.sleep_us, 20000000, "default sleep is 20 s");
-	TAP_EQ_INT(s.sleep_on, 5, "default sleeper is request 5");
+	TAP_OK(s.sleep_on.count == 1 && s.sleep_on.period == 0 &&
+	    s.sleep_on.range[0].first == 5 && s.sleep_on.range[0].last == 5,
+	    "default sleeper is request 5");
 	TAP_EQ_INT(s.mode, MODE_BLOCK, "default mode is block");
 	TAP_EQ_INT(s.pool_threads, 40, "default pool is 40 threads");
 	TAP_EQ_STR(s.state_dir, "/var/lib/x", "default state dir");
@@ -334,6 +339,94 @@ test_query(void)
 	    QUERY_REPEATED, "repeated");
 	TAP_EQ_INT(query_get("sleep=12345678901234567890", "sleep", out,
 	    sizeof(out)), QUERY_TOO_LONG, "too long for the buffer");
+}
+
+/* SYNCASYNC_SLEEP_ON's sets, ranges and repeating form. */
+static void
+test_sleep_on(void)
+{
+	static const struct {
+		const char *text;
+		const char *canonical;	/* NULL: refused */
+		uint64_t sleeps[4];	/* request numbers that sleep */
+		uint64_t wakes[4];	/* and some that do not (0 ends) */
+	} cases[] = {
+		{ "5", "5", { 5 }, { 4, 6, 15 } },
+		{ "5,7", "5,7", { 5, 7 }, { 6, 8, 17 } },
+		{ "3-6", "3-6", { 3, 4, 6 }, { 2, 7 } },
+		{ "1,3-4,9", "1,3-4,9", { 1, 3, 4, 9 }, { 2, 5, 8, 10 } },
+		{ "5/10", "5/10", { 5, 15, 25, 1000000005 }, { 10, 14, 16 } },
+		{ "1-2/10", "1-2/10", { 1, 2, 11, 22 }, { 3, 10, 20 } },
+		{ "10/10", "10/10", { 10, 20 }, { 1, 11, 19 } },
+		{ "all", "all", { 1, 2, 1000 }, { 0 } },
+		{ "0", "0", { 0 }, { 1, 5, 10 } },
+		{ "1000000000", "1000000000", { 1000000000 }, { 5 } },
+		{ "", NULL, { 0 }, { 0 } },
+		{ "five", NULL, { 0 }, { 0 } },
+		{ "-5", NULL, { 0 }, { 0 } },
+		{ "5-", NULL, { 0 }, { 0 } },
+		{ "5,,7", NULL, { 0 }, { 0 } },
+		{ "0,5", NULL, { 0 }, { 0 } },
+		{ "7-3", NULL, { 0 }, { 0 } },
+		{ "5/0", NULL, { 0 }, { 0 } },
+		{ "5/", NULL, { 0 }, { 0 } },
+		{ "11/10", NULL, { 0 }, { 0 } },
+		{ "5/10/2", NULL, { 0 }, { 0 } },
+		{ "1000000001", NULL, { 0 }, { 0 } },
+		{ "99999999999999999999999999", NULL, { 0 }, { 0 } },
+		{ " 5", NULL, { 0 }, { 0 } },
+		{ "+5", NULL, { 0 }, { 0 } },
+		{ "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", NULL, { 0 },
+		    { 0 } },
+	};
+	struct settings s;
+	char err[SETTINGS_ERROR_MAX], text[SA_SETTING_MAX], what[128];
+	size_t i, j;
+	int ok;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		clear_env();
+		settings_load(&s, "/x", err, sizeof(err));
+		ok = settings_parse_sleep_on(cases[i].text, &s, err,
+		    sizeof(err)) == 0;
+		snprintf(what, sizeof(what), "SLEEP_ON \"%s\" %s",
+		    cases[i].text, cases[i].canonical ? "accepted" : "refused");
+		TAP_OK(ok == (cases[i].canonical != NULL), what);
+		if (!ok) {
+			TAP_OK(settings_sleeps(&s, 5) && s.sleep_on.count == 1,
+			    "  the settings are untouched");
+			continue;
+		}
+		settings_sleep_on_text(&s, text, sizeof(text));
+		TAP_EQ_STR(text, cases[i].canonical, "  canonical text");
+		for (j = 0; j < 4 && cases[i].sleeps[j] != 0; j++) {
+			snprintf(what, sizeof(what), "  request %llu sleeps",
+			    (unsigned long long)cases[i].sleeps[j]);
+			TAP_OK(settings_sleeps(&s, cases[i].sleeps[j]), what);
+		}
+		for (j = 0; j < 4 && cases[i].wakes[j] != 0; j++) {
+			snprintf(what, sizeof(what), "  request %llu does not",
+			    (unsigned long long)cases[i].wakes[j]);
+			TAP_OK(!settings_sleeps(&s, cases[i].wakes[j]), what);
+		}
+	}
+
+	clear_env();
+	setenv("SYNCASYNC_SLEEP_ON", "3-4/10", 1);
+	TAP_EQ_INT(settings_load(&s, "/x", err, sizeof(err)), 0,
+	    "SYNCASYNC_SLEEP_ON=3-4/10 loads");
+	TAP_OK(settings_sleeps(&s, 13) && settings_sleeps(&s, 24) &&
+	    !settings_sleeps(&s, 15), "  3, 4, 13, 14, 23, 24 ... sleep");
+	setenv("SYNCASYNC_SLEEP_ON", "4,x", 1);
+	TAP_EQ_INT(settings_load(&s, "/x", err, sizeof(err)), -1,
+	    "SYNCASYNC_SLEEP_ON=4,x refused");
+	TAP_OK(strstr(err, "SYNCASYNC_SLEEP_ON=\"4,x\"") != NULL &&
+	    strstr(err, "5/10") != NULL, "  named, quoted, with an example");
+	setenv("SYNCASYNC_SLEEP_ON", "0,9", 1);
+	settings_load(&s, "/x", err, sizeof(err));
+	TAP_OK(strstr(err, "from 1 to 1000000000") != NULL,
+	    "  a 0 in a set: the bound is stated");
+	clear_env();
 }
 
 static void
@@ -819,7 +912,7 @@ static void
 test_response(void)
 {
 	struct response_info info = { "sync example", 1, 42, 7, 5,
-	    1732626337000000LL, 1732626357000123LL, NULL };
+	    1732626337000000LL, 1732626357000123LL, 2500, NULL };
 	struct json_object *obj, *field;
 	char *body;
 	size_t len = 0;
@@ -840,6 +933,8 @@ test_response(void)
 	TAP_OK(json_object_object_get_ex(obj, "finished_us", &field) &&
 	    json_object_get_int64(field) == 1732626357000123LL,
 	    "  finished_us");
+	TAP_OK(json_object_object_get_ex(obj, "waited_us", &field) &&
+	    json_object_get_int64(field) == 2500, "  waited_us");
 	TAP_OK(json_object_object_get_ex(obj, "request_time", &field) &&
 	    strlen(json_object_get_string(field)) == 19, "  request_time");
 	TAP_OK(!json_object_object_get_ex(obj, "mode", NULL),
@@ -867,6 +962,7 @@ main(void)
 	test_settings();
 	test_work_helpers();
 	test_query();
+	test_sleep_on();
 	test_handler();
 	test_response();
 	test_bounds();

@@ -50,6 +50,16 @@ test_parse(void)
 	    "\"started_us\": 1, \"finished_us\": 2}"), 0, "mode is optional");
 	TAP_EQ_STR(row.mode, "", "absent mode is empty");
 	TAP_OK(!probe_result_is_sleeper(&row), "not a sleeper");
+	TAP_EQ_INT(row.waited_us, 0, "absent waited_us is 0");
+	TAP_EQ_INT(parse(&row, "{\"message\": \"sync example\", \"thread_id\": 1, "
+	    "\"pid\": 1, \"request_time\": \"x\", \"request_no\": 1, "
+	    "\"started_us\": 1, \"finished_us\": 2, \"waited_us\": 750}"), 0,
+	    "waited_us parses");
+	TAP_EQ_INT(row.waited_us, 750, "  its value");
+	TAP_EQ_INT(parse(&row, "{\"message\": \"sync example\", \"thread_id\": 1, "
+	    "\"pid\": 1, \"request_time\": \"x\", \"request_no\": 1, "
+	    "\"started_us\": 1, \"finished_us\": 2, \"waited_us\": -1}"), -1,
+	    "a negative waited_us is refused");
 
 	TAP_EQ_INT(parse(&row, "{\"message\": \"async example\", \"pid\": 1}"),
 	    -1, "missing field fails");
@@ -223,10 +233,86 @@ test_summary(void)
 	    "common error: none for no rows");
 }
 
+/*
+ * The two ways of waiting, told apart: offload with a pool of 2 and 4
+ * sleepers of 2 s (the last two wait a full sleep, and the server says so;
+ * quick requests fly), and /pool with 2 workers and 2 sleepers (quick
+ * requests wait in the backlog while both pids sleep: the server cannot say
+ * it, the probe infers it).  A blocked loop is neither.
+ */
+static void
+test_queued(void)
+{
+	struct probe_result rows[10];
+	struct probe_summary sum;
+	int64_t i;
+
+	for (i = 0; i < 8; i++) {
+		int64_t no = i + 1;
+
+		if (no <= 2)		/* a worker at once */
+			make_row(&rows[i], (size_t)i, no, 10 + no, 1, 2001,
+			    2002, 1);
+		else if (no <= 4) {	/* a worker after 2 s */
+			make_row(&rows[i], (size_t)i, no, 10 + no - 2, 1, 4001,
+			    4002, 1);
+			rows[i].waited_us = 2000000;
+		} else
+			make_row(&rows[i], (size_t)i, no, 7, 1, 1.5, 3, 0);
+		snprintf(rows[i].mode, sizeof(rows[i].mode), "offload");
+	}
+	probe_result_summarize(rows, 8, 0, &sum);
+	TAP_EQ_STR(probe_result_verdict_name(sum.verdict), "queued",
+	    "offload past its pool: queued");
+	TAP_OK(sum.sleep_s > 1.99 && sum.sleep_s < 2.01,
+	    "  the sleep leaves out the time queued");
+	TAP_EQ_INT(sum.held_up, 0, "  quick requests flew");
+	TAP_EQ_INT(sum.queued, 2, "  two waited");
+	TAP_EQ_INT(sum.queued_sleepers, 2, "  both sleepers");
+	TAP_EQ_INT(probe_result_work_start_us(&rows[2]) - rows[2].started_us,
+	    2000000, "  a picture starts their work once they had a thread");
+	TAP_EQ_INT(probe_result_work_start_us(&rows[0]), rows[0].started_us,
+	    "  and the others' at their start");
+	rows[2].waited_us = rows[3].waited_us = 0;	/* a server that says 0 */
+	probe_result_summarize(rows, 8, 0, &sum);
+	TAP_EQ_STR(probe_result_verdict_name(sum.verdict), "not blocked",
+	    "  without waited_us /async cannot be judged queued");
+
+	for (i = 0; i < 8; i++) {
+		int64_t no = i + 1;
+
+		if (no <= 2)		/* both workers sleep 2 s */
+			make_row(&rows[i], (size_t)i, no, 100 + no, 1, 2001,
+			    2002, 1);
+		else			/* then the queue */
+			make_row(&rows[i], (size_t)i, no, 101 + no % 2, 2002,
+			    2003, 2004, 0);
+		snprintf(rows[i].message, sizeof(rows[i].message),
+		    "sync example%s", no <= 2 ? " (sleep)" : "");
+		rows[i].pid = rows[i].thread_id;
+	}
+	probe_result_summarize(rows, 8, 0, &sum);
+	TAP_EQ_STR(probe_result_verdict_name(sum.verdict), "queued",
+	    "/pool with every worker asleep: queued");
+	TAP_EQ_INT(sum.held_up, 6, "  six held up");
+	TAP_EQ_INT(sum.queued, 6, "  all six queued");
+	rows[7].pid = 300;	/* a third worker that was free */
+	probe_result_summarize(rows, 8, 0, &sum);
+	TAP_EQ_STR(probe_result_verdict_name(sum.verdict), "blocked",
+	    "  a free worker and still held up: not the pool");
+
+	make_set(rows, 1);	/* the staircase: one pid, one thread */
+	probe_result_summarize(rows, 10, 0, &sum);
+	TAP_EQ_STR(probe_result_verdict_name(sum.verdict), "blocked",
+	    "a blocked loop is not a queue");
+	TAP_EQ_INT(sum.queued, 0, "  none queued");
+}
+
 int
 main(void)
 {
 	test_parse();
 	test_summary();
+	test_queued();
 	return tap_done();
 }
