@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * async_handler.c - the /async application (async_handler.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * async_handler.h - /async and /async/stats: the application of async_fcgi.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fcgi_codec.c - FastCGI 1.0 wire format: pure encoders and decoders.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fcgi_conn.c - one FastCGI connection (fcgi_conn.h).
  *

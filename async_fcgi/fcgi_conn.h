@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fcgi_conn.h - one FastCGI connection: framing, output, back-pressure,
  * close.

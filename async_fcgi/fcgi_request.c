@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fcgi_request.c - the FastCGI responder's per-connection state machine.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fcgi_server.c - listener, caps, signals and drain (fcgi_server.h).
  */

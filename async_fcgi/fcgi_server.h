@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fcgi_server.h - the FastCGI server: listener, caps, signals, drain.
  *

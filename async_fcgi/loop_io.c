@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loop_io.c - descriptor watches and timers over libevent (loop_io.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loop_io.h - descriptor watches and timers on the server's event loop: the
  * application's and the work drivers' only view of the loop.

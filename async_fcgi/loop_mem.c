@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loop_mem.c - per-thread free lists for libevent's blocks (loop_mem.h).
  *

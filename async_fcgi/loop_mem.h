@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loop_mem.h - libevent's allocations through a few per-thread free lists.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c - async_fcgi: the single-threaded libevent FastCGI responder.
  *

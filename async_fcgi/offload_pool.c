@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * offload_pool.c - a bounded worker-thread pool that hands results back to
  * the event loop through an eventfd.

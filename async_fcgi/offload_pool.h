@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * offload_pool.h - a bounded worker-thread pool whose results come back to
  * the event loop (the "offload" mode, like FastAPI's run_in_threadpool).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stall_watch.c - the blocked-loop detector (stall_watch.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stall_watch.h - a blocked-loop detector that speaks while the loop is
  * still blocked, with the loop thread's stack and the request that did it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * supervisor.c - the --workers supervisor (supervisor.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * supervisor.h - async_fcgi --workers N: N loops sharing one socket.
  *

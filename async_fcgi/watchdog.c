@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * watchdog.c - the loop watchdog (watchdog.h), on a loop_io timer re-armed
  * at every tick.  A handler that held the loop past a due tick is reported

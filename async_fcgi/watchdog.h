@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * watchdog.h - the loop watchdog: a periodic loop timer that measures how
  * late it runs.  A stall past stall_ms is logged once and counted in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * work_db.c - libpq's asynchronous API on the loop (work_db.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * work_db.h - the db driver behind work_driver.h: libpq's asynchronous API
  * over a bounded, lazily opened pool of connections.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * work_driver.c - one interface over the db and http drivers, and their one
  * deferred-delivery queue (work_driver.h).

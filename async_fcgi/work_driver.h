@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * work_driver.h - the sleeper's db or http work on the loop, without
  * blocking it: one interface over the two drivers (work_db.c, work_http.c).

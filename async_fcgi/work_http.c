@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * work_http.c - libcurl's multi_socket API on the loop (work_http.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * work_http.h - the http driver behind work_driver.h: libcurl's multi
  * interface driven by the event loop.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * work_item.h - one piece of db or http work, as the application, the work
  * driver (work_driver.h) and the drivers behind it (work_db.h,

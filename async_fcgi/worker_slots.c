@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * worker_slots.c - the workers' shared page (worker_slots.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * worker_slots.h - the page async_fcgi's workers share (--workers N).
  *

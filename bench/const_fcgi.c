@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * const_fcgi.c - the benchmark's floor: a single-threaded libevent FastCGI
  * responder that answers every request with one constant response.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """fastapi_app.py - the FastAPI application the bench compares syncasync with.
 
 The stack the experiment was published on: FastAPI under uvicorn, one

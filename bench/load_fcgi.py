@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """load_fcgi.py - hold many requests in flight at once, for the bench.
 
 One process, one thread, non-blocking sockets and `selectors`: each request

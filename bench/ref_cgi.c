@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ref_cgi.c - the benchmark's reference CGI program: the least a CGI
  * program can do, print one constant JSON answer and exit.

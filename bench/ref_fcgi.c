@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ref_fcgi.c - the benchmark's reference FastCGI responder: the minimal
  * program a C author would write against libfcgi's fcgiapp API, answering

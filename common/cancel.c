@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cancel.c - the cancel token (cancel.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cancel.h - a cancel token: one thread asks, another thread's blocking
  * work notices and stops early.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * clock.h - wall-clock time, the contract's time format, thread ids, sleeping.
  */

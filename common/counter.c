@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * counter.c - the flock-protected request counter (counter.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * counter.h - the deployment-wide request counter kept in a state file.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * handler.c - request checks and the sleeper rule (handler.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * limits.h - every limit syncasync imposes, in one place, each with its unit.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * listen.c - opens or recognises the FastCGI listening socket (listen.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * listen.h - the FastCGI listening socket, for the programs that serve one.
  *

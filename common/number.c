@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * number.c - bounded decimal parsers (see number.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * number.h - bounded parsers for every number syncasync reads from text.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * query.c - query string lookup with percent-decoding (query.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * query.h - reading one parameter out of a URL query string.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * response.c - builds the contract JSON with json-c (response.h); the same
  * bytes without it, and the CGI header block, are in response_write.c.

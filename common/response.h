@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * response.h - the response contract's JSON (doc/ARCHITECTURE.md).
  *

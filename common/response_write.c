@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * response_write.c - the contract JSON written without json-c, byte for
  * byte what response.c's json-c path gives, and the CGI header block

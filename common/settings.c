@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * settings.c - reads and validates the SYNCASYNC_* environment (settings.h).
  *

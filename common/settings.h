@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * settings.h - the SYNCASYNC_* configuration, read from the environment.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * text.h - small text helpers both programs use on what a peer sends.
  *

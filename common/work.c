@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * work.c - the work's shared rules (work.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * work.h - the rules of the sleeper's real work that every driver shares:
  * the query, the upstream URL, how a failure becomes a 502 or a 504.

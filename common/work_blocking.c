@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * work_blocking.c - the blocking db and http work, libpq and libcurl loaded
  * on demand (work_blocking.h).

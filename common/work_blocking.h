@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * work_blocking.h - the sleeper's real work as blocking calls: a PostgreSQL
  * query (libpq) and an upstream GET (libcurl), by the rules of work.h.

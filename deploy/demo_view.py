@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """demo_view.py - how deploy/syncasync-demo shows the probe's output.
 
   syncasync-probe ... 2>&1 | demo_view.py show --backends-log FILE --sleep S

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """slow_upstream.py - a slow HTTP upstream for SYNCASYNC_WORK=http.
 
 A separate process (never the responder itself) that the demo and the

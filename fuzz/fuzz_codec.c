@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_codec.c - fuzz target for the pure FastCGI codec,
  * async_fcgi/fcgi_codec.c.

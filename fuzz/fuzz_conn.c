@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_conn.c - fuzz target for a whole FastCGI connection: the libevent
  * layer (async_fcgi/fcgi_server.c, fcgi_conn.c) with the real request state

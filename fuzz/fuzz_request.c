@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_request.c - fuzz target for the request state machine,
  * async_fcgi/fcgi_request.c, fed record by record.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """make-seeds.py - writes the fuzz targets' seed corpora, reproducibly.
 
     fuzz/make-seeds.py          (re)write fuzz/corpus/{codec,request,conn}/

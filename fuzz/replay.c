@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * replay.c - runs a fuzz target once over every file of a corpus, for
  * `make check`; no clang, no libFuzzer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * lab.js - the syncasync lab page: fire concurrent requests from the
  * browser, draw each lane live, judge the run as syncasync-probe does, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_http.c - the experiment's HTTP client on libevent's evhttp.
  *

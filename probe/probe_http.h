@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_http.h - fire N concurrent GETs at one URL with libevent's HTTP client.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_main.c - syncasync-probe: the experiment client.
  *

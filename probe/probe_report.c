@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_report.c - the table, the summary and the timeline on a terminal, and
  * the same data as JSON.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_report.h - the probe's text report and its --json output.
  *

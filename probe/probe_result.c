@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_result.c - parse a response body into a result row; judge a group.
  *

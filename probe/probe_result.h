@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_result.h - the experiment client's result rows and their summary.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_stats.c - read an /async server's blocked-loop reports and say them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_stats.h - what an /async server says about its blocked loop.
  *

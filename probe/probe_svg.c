@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_svg.c - draw the experiment as an SVG timeline.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_svg.h - the --svg timeline: one lane per request, grouped by URL.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """fcgi_wire.py - the FastCGI 1.0 wire format, for the tests and the bench.
 
 Pure functions over bytes, after the FastCGI Specification 1.0: record headers, records and streams,

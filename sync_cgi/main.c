@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c - sync_cgi: the /sync backend, as a CGI program or a FastCGI worker.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sync_gate.c - the /pool worker's check of a request head (sync_gate.h).
  *

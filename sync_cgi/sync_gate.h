@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sync_gate.h - what a /pool worker checks before libfcgi reads a request.
  *

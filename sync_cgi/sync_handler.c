@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sync_handler.c - the /sync handler (sync_handler.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sync_handler.h - /sync: one request, start to finish, in this process.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sync_pool.c - the /pool supervisor (sync_pool.h).
  *

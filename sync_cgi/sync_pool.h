@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sync_pool.h - the /pool supervisor: N pre-forked sync_cgi workers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sync_worker.c - one /pool FastCGI worker (sync_worker.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sync_worker.h - sync_cgi as one FastCGI worker (/pool, or alone).
  *

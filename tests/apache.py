@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """apache.py - /sync and /async through a real Apache 2.4 (mpm_event,
 mod_cgid, mod_proxy_fcgi) started with deploy/apache2.conf by
 deploy/syncasync-serve on a free loopback port: curl on both paths; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """async_hostile.py - async_fcgi against hostile peers and stray signals (issue #15).
 
 TAP test (tests/harness.py) with the project's own client (tests/fcgi_client.py),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """async_lighttpd.py - /async through a real lighttpd (mod_fastcgi spawning
 async_fcgi with bin-path): the contract, the experiment in each mode with a
 2 s sleeper, the loop watchdog, and clients that hang up mid-sleep."""

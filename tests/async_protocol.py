@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """async_protocol.py - async_fcgi driven directly over FastCGI, no web server.
 
 TAP test (tests/harness.py) with the project's own client (tests/fcgi_client.py):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """async_startup.py - async_fcgi before its loop runs: bad settings and
 options are named and refused (exit 2), started by hand without a socket it
 says how to start it, --listen binds loopback and makes unix sockets 0660."""

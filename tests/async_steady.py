@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """async_steady.py - a plain /async request allocates nothing in steady state,
 and its instruction count stays under a generous bound.
 

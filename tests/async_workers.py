@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """async_workers.py - async_fcgi --workers N and the waits it reports, with
 the project's FastCGI client straight at async_fcgi (no web server).
 

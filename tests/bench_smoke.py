@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """bench_smoke.py - bench/run-bench in its smoke mode, once.
 
 The benchmark reports figures, it does not judge them; what this test checks

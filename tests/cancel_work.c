@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cancel_work.c - helper for tests/work_cancel.py: a blocking db or http
  * work of an hour on an offload pool worker, cancelled once it is really

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """cgi_bad_input.py - sync_cgi run as the web server runs it (a CGI
 environment, stdin, stdout), fed a table of bad requests and hostile state
 files.  Each case states the status it must get; every answer must be a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """demo_view.py - how the demo shows the probe's output (deploy/demo_view.py).
 
 Fed a recorded probe output: every line fits 80 columns; the table keeps

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """exhaustion_lighttpd.py - where the fixes end, through a real lighttpd.
 
   - offload past its pool: SYNCASYNC_POOL_THREADS=2, requests 1-4 sleep

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """faults_lighttpd.py - faults and security defaults through a real
 lighttpd: async_fcgi killed with SIGKILL is restarted by lighttpd and
 serves again within 3 s; the deployment listens on loopback only, keeps its

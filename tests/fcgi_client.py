@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """fcgi_client.py - a small FastCGI 1.0 client of the project's own, for tests.
 
 The wire format (python/fcgi_wire.py, shared with the bench, re-exported

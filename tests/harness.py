@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """harness.py - what the integration tests share.
 
 TAP output for automake's tap-driver, a real lighttpd or Apache started

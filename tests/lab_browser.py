@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """lab_browser.py - the lab page (lab/, served at /lab/ by deploy/lighttpd-lab.conf)
 in a real browser: headless Chromium driven by Selenium against the real
 lighttpd and backends.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """pool_attacks.py - /pool (sync_cgi --workers N) against hostile peers and
 stray signals, with the project's own FastCGI client straight at the pool's
 socket (no web server in between, so every byte is the attacker's).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """pool_lighttpd.py - /pool through a real lighttpd: sync_cgi as a bounded
 pool of long-lived libfcgi FastCGI workers.
 

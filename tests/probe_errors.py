@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """probe_errors.py - syncasync-probe where the network says no, and what an
 /async server says about its loop, against a stub HTTP server in this
 process (IPv4 or IPv6 loopback, standard library only).

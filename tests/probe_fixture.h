@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_fixture.h - the blocked-loop report the probe's unit tests share:
  * request #5 held the loop 2 s from T0 + 1 ms, in clock_nanosleep and, when

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """probe_lighttpd.py - syncasync-probe against a real lighttpd with a 2 s
 sleeper: its verdicts for /sync and /async in each mode, what each /async
 server said about its loop, its exit status, its --json output and SVG,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """scale_out.py - /scale/async: two async_fcgi behind one prefix, balanced by
 the web server (lighttpd fastcgi.balance "least-connection" in
 deploy/lighttpd.conf; Apache balancer:// with lbmethod=bybusyness in

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """soak.py - a long run under load, checked for what must not drift.
 
 Not part of `make check` (run it with `make soak`, or directly).  Starts a

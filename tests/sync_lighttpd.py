@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """sync_lighttpd.py - /sync through a real lighttpd: the contract, the
 experiment (10 concurrent requests, request 5 sleeps 2 s), an exact counter
 under 500 concurrent requests, and every bad-input case's status and JSON."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """systemd_units.py - deploy/async_fcgi.socket and deploy/async_fcgi.service:
 `systemd-analyze verify` accepts them without a word (ExecStart pointed at
 the build tree; a misspelt key in a copy is reported, so silence means

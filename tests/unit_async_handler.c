@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_async_handler.c - the application's contract (async_handler.h) on a
  * real event loop: a call is ready or pending, a pending call's done()

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_cancel.c - the cancel token: a sleep that a request from another
  * thread ends early, a hook run once on the requesting thread, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_common.c - the shared library's pure parts: numbers, settings, query
  * strings, the handler's checks and sleeper rule, the response JSON.

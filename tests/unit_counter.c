@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_counter.c - the shared request counter: exact under concurrency,
  * survives a holder killed with the lock held, refuses hostile state files.

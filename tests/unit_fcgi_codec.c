@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_fcgi_codec.c - exact-byte tests for async_fcgi/fcgi_codec.c.
  *

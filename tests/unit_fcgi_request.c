@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_fcgi_request.c - tests for the request state machine,
  * async_fcgi/fcgi_request.c.

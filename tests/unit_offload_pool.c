@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_offload_pool.c - the offload pool: work() on workers, done() on the
  * calling thread, at most N at once, FIFO overflow, the eventfd as the only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_probe_report.c - the probe's text report and --json document.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_probe_result.c - the probe's body parser and its verdict rule.
  *

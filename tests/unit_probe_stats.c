@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_probe_stats.c - the probe's reading of /async/stats blocked-loop
  * reports, over fixture JSON.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_probe_svg.c - the probe's SVG timeline from a fixed result set.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unit_stall.c - the stall detector (async_fcgi/stall_watch.c) against a
  * fake loop thread: a live report while the loop still blocks (in a sleep,

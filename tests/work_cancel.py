@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """work_cancel.py - cancellable blocking work (work_blocking_run_cancellable
 on an offload pool worker) against a real PostgreSQL and the real slow
 upstream started here: a job of an hour, cancelled once it is under way

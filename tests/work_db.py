@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """work_db.py - SYNCASYNC_WORK=db against a real PostgreSQL started here
 (a private cluster on a unix socket, tests/harness.py Postgres): the
 sleeper's work is SELECT pg_sleep(2).

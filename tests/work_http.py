@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """work_http.py - SYNCASYNC_WORK=http against a real slow upstream started
 here (deploy/slow_upstream.py, a separate process): the sleeper's work is a
 GET that takes 2 s.

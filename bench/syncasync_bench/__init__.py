@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """syncasync_bench - syncasync's benchmarks, driven by bench/run-bench.
 
   procs        every process the bench starts, readiness, /proc sampling

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """cli.py - the bench's options and its whole run: build the reference
 programs, measure each family, write results/bench-YYYYmmdd-HHMMSS/
 {results.json,results.md,chart.svg} and the results/bench-latest link, and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """concurrency.py - C requests held in flight at once, every one sleeping
 SLEEP seconds, for each C and model: completion, wall time, the server
 side's resident memory and descriptors at the peak, memory per request.

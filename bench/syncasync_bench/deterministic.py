@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """deterministic.py - figures a loaded machine does not blur: user-space
 instructions per request (valgrind --tool=callgrind) and syscalls per request
 (strace -c -f), for async_fcgi's plain /async, the constant-answer libevent

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """machine.py - which tools are installed, their versions, the machine."""
 import json
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """procs.py - every process the bench starts, so that all of them are
 stopped; readiness checks; what /proc says about a process.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """report.py - the targets, and the results as Markdown (results.md) and
 as a picture (chart.svg: throughput bars, memory per request against C)."""
 import math

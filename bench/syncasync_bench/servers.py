@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """servers.py - the servers the bench measures, each on a loopback port.
 
 lighttpd and Apache are started by deploy/syncasync-serve with the deploy

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """startup.py - one sync_cgi invocation (exec to exit) against the
 reference CGI: hyperfine -N, or a Python loop when hyperfine is absent."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """throughput.py - wrk against each configuration: ROUNDS interleaved
 rounds of DURATION seconds after a warm-up, medians, and each row's ratio
 to its reference."""

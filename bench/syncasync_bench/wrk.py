@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """wrk.py - one wrk run, and what its output says."""
 import re
 import subprocess
