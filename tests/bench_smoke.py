@@ -53,10 +53,12 @@ with tempfile.TemporaryDirectory(prefix="bench-smoke.") as tmp:
     t0 = time.monotonic()
     r = subprocess.run([sys.executable, BENCH, "--smoke", "--build-dir", harness.BUILDDIR,
                         "--results", results, "--pids", pids],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=240)
     took = time.monotonic() - t0
     tap.ok(r.returncode == 0, "run-bench --smoke exits 0", r.stdout[-1500:] + r.stderr[-1500:])
-    tap.ok(took < 60, "smoke run within 60 s (took %.1f s)" % took)
+    # Generous: about 40 s on an idle machine (2 s per throughput row); the
+    # bound catches a row that hangs, not a slow machine.
+    tap.ok(took < 150, "smoke run within 150 s (took %.1f s)" % took)
     tap.ok("throughput: round 1/1" in r.stdout and "concurrency: C=20" in r.stdout,
            "a progress line per configuration", r.stdout[-800:])
     latest = os.path.join(results, "bench-latest")
