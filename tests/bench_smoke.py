@@ -30,13 +30,14 @@ harness.need_tool(tap, "WRK", "wrk", "wrk")
 harness.need_tool(tap, "LIGHTTPD", "lighttpd", "lighttpd")
 
 BENCH = os.path.join(harness.SRCDIR, "bench", "run-bench")
-ROW_KEYS = ["static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi", "lighttpd_sync",
+ROW_KEYS = ["static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async",
+            "lighttpd_async_w2", "lighttpd_ref_cgi", "lighttpd_sync",
             "lighttpd_pool", "fastapi_async", "fastapi_def", "lighttpd_fastapi_async",
             "lighttpd_fastapi_def", "apache_ref_noreuse",
             "apache_async_reuse", "apache_ref_reuse", "apache_sync"]
-MODELS = ["timer", "offload", "sync", "fastapi_async", "fastapi_def"]
-ALWAYS = ["static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi", "lighttpd_sync",
-          "lighttpd_pool"]
+MODELS = ["timer", "offload", "timer_w2", "sync", "fastapi_async", "fastapi_def"]
+ALWAYS = ["static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async",
+          "lighttpd_async_w2", "lighttpd_ref_cgi", "lighttpd_sync", "lighttpd_pool"]
 
 
 def alive(pid):
@@ -85,6 +86,8 @@ with tempfile.TemporaryDirectory(prefix="bench-smoke.") as tmp:
            "/async carries its ratio to the reference")
     tap.ok(rows.get("lighttpd_async", {}).get("ratio_also") is not None,
            "  and to the constant-answer responder (the floor)")
+    tap.ok(rows.get("lighttpd_async_w2", {}).get("ratio") is not None,
+           "/async --workers 2 carries its ratio to the 1-worker /async row")
     tap.ok(all(rows.get(k, {}).get("cpu") for k in ALWAYS),
            "the lighttpd rows carry the CPU each program used",
            {k: rows.get(k, {}).get("cpu") for k in ALWAYS})
@@ -109,6 +112,10 @@ with tempfile.TemporaryDirectory(prefix="bench-smoke.") as tmp:
            {k: conc[k] for k in bad})
     tap.ok(conc.get(("timer", 20), {}).get("peak_in_flight") == 20,
            "/async timer held all 20 in flight at the peak", conc.get(("timer", 20)))
+    w2 = conc.get(("timer_w2", 20), {})
+    tap.ok(w2.get("peak_in_flight") == 20 and w2.get("peak", {}).get("processes") == 3,
+           "/async timer, 2 workers: all 20 in flight, RSS over the supervisor and 2 workers",
+           w2)
     progs = sorted(s.get("program") for s in res.get("startup", []))
     tap.eq(progs, ["ref_cgi", "sync_cgi"], "start-up timed for both CGI programs")
     tap.eq(len(res.get("targets", [])), 7, "all seven targets reported")

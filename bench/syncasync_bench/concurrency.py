@@ -24,6 +24,7 @@ from .procs import BenchError, log
 MODELS = [
     ("timer", "/async timer (1 process, 1 thread)"),
     ("offload", "/async offload (pool of 40 threads)"),
+    ("timer_w2", "/async timer, 2 workers (RSS summed)"),
     ("sync", "/sync (CGI: a process per request)"),
     ("fastapi_async", "FastAPI async def + asyncio.sleep"),
     ("fastapi_def", "FastAPI def + time.sleep (pool of 40)"),
@@ -92,16 +93,46 @@ def process_probe(pid):
     return probe
 
 
-def model_async(bench, c, entry, mode):
+def workers_probe(pid):
+    """A probe of a --workers supervisor and its workers: memory and
+    descriptors summed over them, and how many processes that is."""
+    def probe():
+        pids = [pid] + procs.children_named(pid, "async_fcgi")
+        rss = [procs.status_kib(p) for p in pids]
+        fds = [procs.fds(p) for p in pids]
+        return {"rss_kib": sum(x for x in rss if x), "fds": sum(x for x in fds if x),
+                "processes": len(pids)}
+    return probe
+
+
+def workers_ready(port, workers):
+    """Waits until /async/stats shows every worker serving (a pid each)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        st = servers.fcgi_stats(port) or {}
+        if len([w for w in st.get("per_worker", []) if w.get("pid")]) == workers:
+            return
+        time.sleep(0.05)
+    raise BenchError("async_fcgi --workers %d: not every worker serving after 10 s" % workers)
+
+
+def model_async(bench, c, entry, mode, workers=1):
     port = procs.free_port()
-    proc = servers.async_tcp(bench, port, "conc-%s-%d.stderr" % (mode, c), mode=mode,
-                             extra=["--sleep", str(bench.args.sleep), "--sleep-on", "all"])
+    extra = ["--sleep", str(bench.args.sleep), "--sleep-on", "all"]
+    if workers > 1:
+        extra += ["--workers", str(workers)]
+    proc = servers.async_tcp(bench, port, "conc-%s-w%d-%d.stderr" % (mode, workers, c),
+                             mode=mode, extra=extra)
     try:
-        servers.fcgi_stats(port)
-        base_rss = procs.status_kib(proc.pid)
-        base_fds = procs.fds(proc.pid)
+        if workers > 1:
+            workers_ready(port, workers)
+            sample = workers_probe(proc.pid)
+        else:
+            servers.fcgi_stats(port)
+            sample = process_probe(proc.pid)
+        base = sample()
+        base_rss, base_fds = base["rss_kib"], base["fds"]
         stats_peak = {"in_flight": 0, "pool_queued": 0, "pool_busy": 0}
-        sample = process_probe(proc.pid)
         last = [0.0]
 
         def probe():
@@ -109,6 +140,8 @@ def model_async(bench, c, entry, mode):
                 st = servers.fcgi_stats(port)
                 if st:
                     last[0] = time.monotonic()
+                    # --workers: the sums over them, not the one that answered.
+                    st = dict(st, **st.get("totals", {})) if workers > 1 else st
                     for k in stats_peak:
                         stats_peak[k] = max(stats_peak[k], st.get(k, 0))
             return sample()
@@ -190,6 +223,7 @@ def model_fastapi(bench, c, entry, uri, queue_model):
 MEASURE = {
     "timer": lambda bench, c, entry: model_async(bench, c, entry, "timer"),
     "offload": lambda bench, c, entry: model_async(bench, c, entry, "offload"),
+    "timer_w2": lambda bench, c, entry: model_async(bench, c, entry, "timer", workers=2),
     "sync": model_sync,
     "fastapi_async": lambda bench, c, entry: model_fastapi(bench, c, entry, "/async-sleep",
                                                            False),

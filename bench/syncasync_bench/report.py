@@ -166,7 +166,7 @@ def esc(text):
 
 WIDTH = 900
 CHAR_W = 6.8        # px per character of 12 px sans-serif, for label widths
-OURS = ("lighttpd_async", "lighttpd_sync", "lighttpd_pool", "apache_async_reuse", "apache_sync")
+OURS = ("lighttpd_async", "lighttpd_async_w2", "lighttpd_sync", "lighttpd_pool", "apache_async_reuse", "apache_sync")
 BAR_COLOURS = (("#d9534f", "syncasync (async_fcgi, sync_cgi)"), ("#f0ad4e", "FastAPI + uvicorn"),
                ("#5b8def", "references: the static-file ceiling, libfcgi and C CGI"))
 
@@ -281,7 +281,7 @@ def memory_panel(out, concurrency, py0, panel2_h, width):
         out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#eee"/>' % (
             gx0, gy(d), gx1, gy(d)))
         d *= 10
-    colours = ["#d9534f", "#a94442", "#5b8def", "#f0ad4e", "#8a6d3b"]
+    colours = ["#d9534f", "#a94442", "#5b8def", "#f0ad4e", "#8a6d3b", "#5cb85c"]
     for i, (label, p) in enumerate(sorted(pts.items())):
         p.sort()
         colour = colours[i % len(colours)]

@@ -56,17 +56,22 @@ class Served:
         subprocess.run([SERVE, "stop", "--run-dir", self.run_dir], timeout=60)
 
 
-def lighttpd(bench, name, sleep=0, sleep_on="0", pool=False, fastapi_port=None):
+def lighttpd(bench, name, sleep=0, sleep_on="0", pool=False, fastapi_port=None,
+             async_args=None):
     """/sync, /ref-cgi, /ref-fcgi, the static file, and with pool /async
     (timer) and /pool (POOL_WORKERS workers, a counter of its own).  Without
     pool, only sync_cgi runs as the path's program: the concurrency run
     counts lighttpd's sync_cgi children.  fastapi_port: uvicorn's, proxied
-    under /fastapi/ (without it that path leads nowhere: port 9)."""
+    under /fastapi/ (without it that path leads nowhere: port 9).
+    async_args: options for async_fcgi (--workers 2); with them only /async
+    (timer) is mounted, beside /sync."""
     if not bench.tools["lighttpd"]:
         raise BenchError("Debian package lighttpd is missing")
     options = ["--config", os.path.join(BENCH_DIR, "lighttpd.conf"),
                "--sleep", str(sleep), "--sleep-on", str(sleep_on)]
-    if pool:
+    if async_args:
+        options += ["--paths", "async", "--mode", "timer", "--async-args", async_args]
+    elif pool:
         options += ["--paths", "async,pool", "--mode", "timer",
                     "--pool-workers", str(POOL_WORKERS), "--pool-own-counter"]
     else:

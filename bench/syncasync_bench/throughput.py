@@ -15,6 +15,8 @@ ROW_DEFS = [
     ("lighttpd_const_fcgi", "lighttpd + mod_fastcgi + constant libevent (floor)", "static"),
     ("lighttpd_ref_fcgi", "lighttpd + mod_fastcgi + libfcgi reference", "static"),
     ("lighttpd_async", "lighttpd + mod_fastcgi + async_fcgi /async", "lighttpd_ref_fcgi"),
+    ("lighttpd_async_w2", "lighttpd + mod_fastcgi + async_fcgi --workers 2 /async",
+     "lighttpd_async"),
     ("lighttpd_ref_cgi", "lighttpd + mod_cgi + reference C CGI", "static"),
     ("lighttpd_sync", "lighttpd + mod_cgi + sync_cgi /sync", "lighttpd_ref_cgi"),
     ("lighttpd_pool", "lighttpd + mod_fastcgi + sync_cgi /pool (%d libfcgi workers)"
@@ -30,7 +32,7 @@ ROW_DEFS = [
 ]
 LABELS = {key: label for key, label, _ in ROW_DEFS}
 LIGHTTPD_ROWS = ("static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi",
-                 "lighttpd_sync", "lighttpd_pool")
+                 "lighttpd_sync", "lighttpd_pool", "lighttpd_async_w2")
 APACHE_ROWS = ("apache_async_reuse", "apache_ref_noreuse", "apache_ref_reuse", "apache_sync")
 
 # A second reference for a row's ratio: /pool against /sync, the same program
@@ -129,6 +131,14 @@ def start_all(bench, urls, skip, servers_up):
     except BenchError as exc:
         for key in LIGHTTPD_ROWS + ("lighttpd_fastapi_async", "lighttpd_fastapi_def"):
             skip.setdefault(key, "lighttpd: %s" % exc)
+    if "lighttpd_async_w2" not in skip:
+        # The same /async as two processes, one loop each, on one socket.
+        try:
+            served = servers.lighttpd(bench, "lighttpd-w2", async_args="--workers 2")
+            servers_up.append(served)
+            urls["lighttpd_async_w2"] = served.url + "/async"
+        except BenchError as exc:
+            skip["lighttpd_async_w2"] = "lighttpd: %s" % exc
     if bench.args.no_apache:
         for key in APACHE_ROWS:
             skip[key] = "--no-apache"
