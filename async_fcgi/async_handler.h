@@ -23,6 +23,7 @@
 
 struct event_base;
 struct offload_pool;
+struct stall_watch_report;
 struct async_app;
 struct async_call;
 
@@ -86,6 +87,12 @@ struct async_call *async_handler_start(struct async_app *app,
 void async_handler_on_block(struct async_app *app,
     void (*fn)(void *ctx, uint64_t request_no, const char *mode,
     const char *work), void *ctx);
+
+/* fn(ctx, out) fills the blocked-loop report (stall_watch.h) that
+ * /async/stats writes as "current_block" and "recent_blocks"; NULL: none
+ * (null and []). */
+void async_handler_on_stats(struct async_app *app,
+    void (*fn)(void *ctx, struct stall_watch_report *out), void *ctx);
 
 /* A request refused before the application sees it (a body past
  * --max-stdin): a ready call holding the JSON error with status (headers

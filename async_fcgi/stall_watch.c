@@ -894,4 +894,11 @@ stall_watch_snapshot(struct stall_watch *watch,
 	pthread_mutex_lock(&watch->stats_lock);
 	*out = watch->stats;
 	pthread_mutex_unlock(&watch->stats_lock);
+	/* A block still going on lasts until now, not the last report. */
+	if (out->has_current) {
+		int64_t so_far = clock_now_us() - out->current.started_us;
+
+		if (so_far > out->current.duration_us)
+			out->current.duration_us = so_far;
+	}
 }

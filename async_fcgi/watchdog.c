@@ -159,3 +159,11 @@ watchdog_leave(struct watchdog *dog)
 {
 	stall_watch_leave(dog->live);
 }
+
+void
+watchdog_snapshot(void *arg, struct stall_watch_report *out)
+{
+	struct watchdog *dog = arg;
+
+	stall_watch_snapshot(dog->live, out);
+}

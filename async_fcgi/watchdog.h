@@ -12,6 +12,7 @@
 
 struct async_stats;
 struct event_base;
+struct stall_watch_report;
 struct watchdog;
 
 struct watchdog *watchdog_new(struct event_base *base, unsigned stall_ms,
@@ -35,5 +36,10 @@ void watchdog_enter(struct watchdog *dog, const char *method,
 void watchdog_block(void *dog, uint64_t request_no, const char *mode,
     const char *work);
 void watchdog_leave(struct watchdog *dog);
+
+/* The detector's current block and the last few (dog as arg, see
+ * async_handler_on_stats()); all empty when it did not start.  Any
+ * thread. */
+void watchdog_snapshot(void *dog, struct stall_watch_report *out);
 
 #endif
