@@ -15,7 +15,8 @@ mode block names one: the application says so before it blocks) and no
 stall lasted 1 s or more."""
 import os
 import re
-import time
+
+import harness
 
 PREFIX = "async_fcgi: watchdog: "
 _LIVE = re.compile(r"the loop has been blocked for (\d+) ms (.*?)(; same stack)?$")
@@ -126,17 +127,17 @@ def served_logs(server):
     return Logs(*(os.path.join(server.run_dir, name) for name in ("error.log", "backends.log")))
 
 
-def wait_for(read, found, timeout, step=0.02):
-    """Polls read() until found(its value) is true or timeout seconds pass;
-    returns the last value read and whether it was found."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if found(value):
-            return value, True
-        if time.monotonic() >= deadline:
-            return value, False
-        time.sleep(step)
+def wait_for(read, found, timeout):
+    """Polls read() until found(its value) or timeout seconds pass
+    (harness.wait_for); returns the last value read and whether it was
+    found."""
+    last = {}
+
+    def probe():
+        last["value"] = read()
+        return found(last["value"])
+    found_it = bool(harness.wait_for(probe, timeout))
+    return last["value"], found_it
 
 
 def wait_named(read, request_no, timeout):
