@@ -58,7 +58,7 @@ struct async_app {
 	long			loop_tid;
 	long			pid;
 	void			(*on_block)(void *, uint64_t, const char *,
-				    const char *);
+				    const char *, const char *, const char *);
 	void			*on_block_ctx;
 	int64_t			full_logged_us;	/* last "pool full" line */
 	uint64_t		full_refused;	/* refused since that line */
@@ -751,8 +751,8 @@ call_wait_start(struct async_call *call, enum call_wait wait)
 
 void
 async_handler_on_block(struct async_app *app,
-    void (*fn)(void *ctx, uint64_t request_no, const char *mode,
-    const char *work), void *ctx)
+    void (*fn)(void *ctx, uint64_t request_no, const char *method,
+    const char *uri, const char *mode, const char *work), void *ctx)
 {
 	app->on_block = fn;
 	app->on_block_ctx = ctx;
@@ -776,12 +776,13 @@ async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
 	struct async_call *call;
 	enum call_wait wait = CALL_READY;
 	enum route route;
+	const char *uri;
 	size_t tail = 0;
 
 	*start = ASYNC_READY;
 	memset(&plan, 0, sizeof(plan));
 	handler_request_read(&request, param, ctx);
-	route = route_of(param(ctx, "REQUEST_URI"));
+	route = route_of(uri = param(ctx, "REQUEST_URI"));
 	if (handler_check(&app->settings, &request, route == ROUTE_MAIN,
 	    &plan) == 0 && route == ROUTE_MAIN) {
 		handler_assign(&app->settings, app_next_number(app), &plan);
@@ -804,7 +805,7 @@ async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
 		/* Mode block: the experiment's mistake, on purpose. */
 		if (app->on_block != NULL)
 			app->on_block(app->on_block_ctx, call->plan.request_no,
-			    async_call_mode(call),
+			    request.method, uri, async_call_mode(call),
 			    settings_work_name(app->settings.work));
 		call_block(call, NULL);
 		call_finish(call);

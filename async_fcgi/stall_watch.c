@@ -515,6 +515,9 @@ stall_watch_describe(const struct stall_watch_record *rec, char *out,
 {
 	if (!rec->in_request)
 		snprintf(out, size, "by a callback outside any request");
+	else if (rec->request_no == 0 && rec->method[0] == '\0' &&
+	    rec->uri[0] == '\0')
+		snprintf(out, size, "by a request not numbered yet");
 	else if (rec->request_no == 0)
 		snprintf(out, size, "by a request not numbered yet (%s %s)",
 		    rec->method[0] ? rec->method : "?",
