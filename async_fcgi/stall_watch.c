@@ -101,6 +101,8 @@ struct stall_watch {
 	/* Shared with stall_watch_snapshot(), under stats_lock. */
 	pthread_mutex_t	 stats_lock;
 	struct stall_watch_report stats;
+	uint64_t	 stats_gen;	/* the current block's generation */
+	int64_t		 stats_since;	/* and its start, clock_mono_us */
 };
 
 /* The one detector the handler serves (the handler is process-wide). */
@@ -703,6 +705,10 @@ stall_watch_main(void *arg)
 		if (!reporting) {
 			atomic_store(&watch->left_at_us, 0);
 			atomic_store(&watch->reporting, 1);
+			pthread_mutex_lock(&watch->stats_lock);
+			watch->stats_gen = gen;
+			watch->stats_since = seen_at;
+			pthread_mutex_unlock(&watch->stats_lock);
 		}
 		if (stall_watch_report_live(watch, gen, now - seen_at,
 		    !reporting, rec) == 0) {
@@ -894,14 +900,35 @@ stall_watch_snapshot(struct stall_watch *watch,
 	memset(out, 0, sizeof(*out));
 	if (watch == NULL)
 		return;
+	uint64_t gen;
+	int64_t since, left_at;
+
 	pthread_mutex_lock(&watch->stats_lock);
 	*out = watch->stats;
+	gen = watch->stats_gen;
+	since = watch->stats_since;
 	pthread_mutex_unlock(&watch->stats_lock);
-	/* A block still going on lasts until now, not the last report. */
-	if (out->has_current) {
-		int64_t so_far = clock_now_us() - out->current.started_us;
-
-		if (so_far > out->current.duration_us)
-			out->current.duration_us = so_far;
+	if (!out->has_current)
+		return;
+	/* The loop may have left the block before the watchdog's next sample
+	 * (a stats request the loop serves right after it): then it is over,
+	 * dated by the loop's leave as the watchdog will date it. */
+	if (atomic_load_explicit(&watch->gen, memory_order_acquire) != gen) {
+		left_at = atomic_load_explicit(&watch->left_at_us,
+		    memory_order_relaxed);
+		out->current.active = 0;
+		out->current.duration_us = (left_at > since ? left_at :
+		    clock_mono_us()) - since;
+		memmove(&out->recent[1], &out->recent[0],
+		    (SA_STALL_RECENT - 1) * sizeof(out->recent[0]));
+		out->recent[0] = out->current;
+		if (out->nrecent < SA_STALL_RECENT)
+			out->nrecent++;
+		out->has_current = 0;
+		memset(&out->current, 0, sizeof(out->current));
+		return;
 	}
+	/* A block still going on lasts until now, not the last report. */
+	if (clock_mono_us() - since > out->current.duration_us)
+		out->current.duration_us = clock_mono_us() - since;
 }
