@@ -900,22 +900,25 @@ stall_watch_snapshot(struct stall_watch *watch,
 	memset(out, 0, sizeof(*out));
 	if (watch == NULL)
 		return;
-	uint64_t gen;
 	int64_t since, left_at;
+	int left;
 
+	/* Everything read under the lock: the watchdog's next lock orders
+	 * these reads before a stop frees the detector. */
 	pthread_mutex_lock(&watch->stats_lock);
 	*out = watch->stats;
-	gen = watch->stats_gen;
 	since = watch->stats_since;
+	left = atomic_load_explicit(&watch->gen, memory_order_acquire) !=
+	    watch->stats_gen;
+	left_at = atomic_load_explicit(&watch->left_at_us,
+	    memory_order_relaxed);
 	pthread_mutex_unlock(&watch->stats_lock);
 	if (!out->has_current)
 		return;
 	/* The loop may have left the block before the watchdog's next sample
 	 * (a stats request the loop serves right after it): then it is over,
 	 * dated by the loop's leave as the watchdog will date it. */
-	if (atomic_load_explicit(&watch->gen, memory_order_acquire) != gen) {
-		left_at = atomic_load_explicit(&watch->left_at_us,
-		    memory_order_relaxed);
+	if (left) {
 		out->current.active = 0;
 		out->current.duration_us = (left_at > since ? left_at :
 		    clock_mono_us()) - since;
