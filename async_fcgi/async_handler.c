@@ -22,6 +22,7 @@
 #include "async_fcgi/async_handler.h"
 #include "async_fcgi/loop_io.h"
 #include "async_fcgi/offload_pool.h"
+#include "async_fcgi/stall_watch.h"
 #include "async_fcgi/work_driver.h"
 #include "async_fcgi/worker_slots.h"
 #include "common/cancel.h"
@@ -58,12 +59,15 @@ struct async_app {
 	long			loop_tid;
 	long			pid;
 	void			(*on_block)(void *, uint64_t, const char *,
-				    const char *);
+				    const char *, const char *, const char *);
 	void			*on_block_ctx;
 	int64_t			full_logged_us;	/* last "pool full" line */
 	uint64_t		full_refused;	/* refused since that line */
 	struct async_call      *free_calls;	/* ready calls, for reuse */
 	unsigned		free_count;
+	void			(*on_stats)(void *,
+				    struct stall_watch_report *);
+	void			*on_stats_ctx;
 };
 
 /* Ready calls kept for reuse; the rest are freed. */
@@ -406,6 +410,63 @@ json_ms(int64_t us)
 	return json_object_new_double_s((double)us / 1000.0, text);
 }
 
+/* A string of a block record, null when empty. */
+static struct json_object *
+json_field(const char *text)
+{
+	return text[0] != '\0' ? json_object_new_string(text) : NULL;
+}
+
+/* One block of the blocked-loop report, as the man page's STATISTICS
+ * describes it. */
+static struct json_object *
+json_block(const struct stall_watch_record *rec)
+{
+	struct json_object *obj = json_object_new_object();
+	struct json_object *frames = json_object_new_array();
+
+	if (obj == NULL || frames == NULL) {
+		json_object_put(obj);
+		json_object_put(frames);
+		return NULL;
+	}
+	json_object_object_add(obj, "request_no", rec->in_request &&
+	    rec->request_no != 0 ? json_object_new_uint64(rec->request_no) :
+	    NULL);
+	json_object_object_add(obj, "method", json_field(rec->method));
+	json_object_object_add(obj, "uri", json_field(rec->uri));
+	json_object_object_add(obj, "mode", json_field(rec->mode));
+	json_object_object_add(obj, "work", json_field(rec->work));
+	json_object_object_add(obj, "started_us",
+	    json_object_new_int64(rec->started_us));
+	json_object_object_add(obj, "duration_ms", json_ms(rec->duration_us));
+	json_object_object_add(obj, "active",
+	    json_object_new_boolean(rec->active));
+	for (size_t i = 0; i < rec->nframes && i < SA_STALL_FRAMES_KEPT; i++)
+		json_object_array_add(frames,
+		    json_object_new_string(rec->frames[i]));
+	json_object_object_add(obj, "frames", frames);
+	return obj;
+}
+
+/* "current_block" and "recent_blocks" (newest first), from the detector. */
+static void
+call_stats_blocks(const struct async_app *app, struct json_object *obj)
+{
+	struct stall_watch_report *report = calloc(1, sizeof(*report));
+	struct json_object *recent = json_object_new_array();
+
+	if (report != NULL && app->on_stats != NULL)
+		app->on_stats(app->on_stats_ctx, report);
+	json_object_object_add(obj, "current_block", report != NULL &&
+	    report->has_current ? json_block(&report->current) : NULL);
+	for (size_t i = 0; report != NULL && recent != NULL &&
+	    i < report->nrecent && i < SA_STALL_RECENT; i++)
+		json_object_array_add(recent, json_block(&report->recent[i]));
+	json_object_object_add(obj, "recent_blocks", recent);
+	free(report);
+}
+
 static void
 call_stats(struct async_call *call)
 {
@@ -440,6 +501,7 @@ call_stats(struct async_call *call)
 	json_object_object_add(obj, "longest_stall_request",
 	    st->longest_stall_request ?
 	    json_object_new_uint64(st->longest_stall_request) : NULL);
+	call_stats_blocks(app, obj);
 	json_object_object_add(obj, "pool_threads", json_object_new_uint64(
 	    offload_pool_threads(app->pool)));
 	json_object_object_add(obj, "pool_busy", json_object_new_uint64(
@@ -690,11 +752,19 @@ call_wait_start(struct async_call *call, enum call_wait wait)
 
 void
 async_handler_on_block(struct async_app *app,
-    void (*fn)(void *ctx, uint64_t request_no, const char *mode,
-    const char *work), void *ctx)
+    void (*fn)(void *ctx, uint64_t request_no, const char *method,
+    const char *uri, const char *mode, const char *work), void *ctx)
 {
 	app->on_block = fn;
 	app->on_block_ctx = ctx;
+}
+
+void
+async_handler_on_stats(struct async_app *app,
+    void (*fn)(void *ctx, struct stall_watch_report *out), void *ctx)
+{
+	app->on_stats = fn;
+	app->on_stats_ctx = ctx;
 }
 
 struct async_call *
@@ -707,12 +777,13 @@ async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
 	struct async_call *call;
 	enum call_wait wait = CALL_READY;
 	enum route route;
+	const char *uri;
 	size_t tail = 0;
 
 	*start = ASYNC_READY;
 	memset(&plan, 0, sizeof(plan));
 	handler_request_read(&request, param, ctx);
-	route = route_of(param(ctx, "REQUEST_URI"));
+	route = route_of(uri = param(ctx, "REQUEST_URI"));
 	if (handler_check(&app->settings, &request, route == ROUTE_MAIN,
 	    &plan) == 0 && route == ROUTE_MAIN) {
 		handler_assign(&app->settings, app_next_number(app), &plan);
@@ -735,7 +806,7 @@ async_handler_start(struct async_app *app, handler_param_fn param, void *ctx,
 		/* Mode block: the experiment's mistake, on purpose. */
 		if (app->on_block != NULL)
 			app->on_block(app->on_block_ctx, call->plan.request_no,
-			    async_call_mode(call),
+			    request.method, uri, async_call_mode(call),
 			    settings_work_name(app->settings.work));
 		call_block(call, NULL);
 		call_finish(call);

@@ -24,6 +24,7 @@
 
 struct event_base;
 struct offload_pool;
+struct stall_watch_report;
 struct async_app;
 struct async_call;
 
@@ -81,12 +82,18 @@ struct async_call *async_handler_start(struct async_app *app,
     handler_param_fn param, void *ctx, void (*done)(void *owner),
     void *owner, enum async_start *start);
 
-/* fn(ctx, request_no, mode, work) runs on the loop thread right before a
- * request blocks it (mode block), so that a detector can name it; NULL:
- * none. */
+/* fn(ctx, request_no, method, uri, mode, work) runs on the loop thread
+ * right before a request blocks it (mode block), so that a detector can
+ * name it (method and uri stay valid until the call returns); NULL: none. */
 void async_handler_on_block(struct async_app *app,
-    void (*fn)(void *ctx, uint64_t request_no, const char *mode,
-    const char *work), void *ctx);
+    void (*fn)(void *ctx, uint64_t request_no, const char *method,
+    const char *uri, const char *mode, const char *work), void *ctx);
+
+/* fn(ctx, out) fills the blocked-loop report (stall_watch.h) that
+ * /async/stats writes as "current_block" and "recent_blocks"; NULL: none
+ * (null and []). */
+void async_handler_on_stats(struct async_app *app,
+    void (*fn)(void *ctx, struct stall_watch_report *out), void *ctx);
 
 /* A request refused before the application sees it (a body past
  * --max-stdin): a ready call holding the JSON error with status (headers

@@ -332,8 +332,7 @@ conn_run(struct fcgi_conn *c)
 	/* The peer is silent while we work: only writes may time out. */
 	bufferevent_set_timeouts(c->bev, NULL, &set->idle);
 	t0 = clock_mono_us();
-	watchdog_enter(set->watchdog, fcgi_request_param(&c->req,
-	    "REQUEST_METHOD"), fcgi_request_param(&c->req, "REQUEST_URI"));
+	watchdog_enter(set->watchdog);
 	if (fcgi_request_stdin_over(&c->req)) {
 		const char *method = fcgi_request_param(&c->req,
 		    "REQUEST_METHOD");

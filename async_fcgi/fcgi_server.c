@@ -255,6 +255,7 @@ fcgi_server_new(struct event_base *base,
 		return NULL;
 	}
 	async_handler_on_block(app, watchdog_block, srv->watchdog);
+	async_handler_on_stats(app, watchdog_snapshot, srv->watchdog);
 	if (async_handler_attach(app, base, err, sizeof(err)) == -1) {
 		fprintf(stderr, "async_fcgi: %s\n", err);
 		fcgi_server_free(srv);

@@ -102,6 +102,8 @@ struct stall_watch {
 	/* Shared with stall_watch_snapshot(), under stats_lock. */
 	pthread_mutex_t	 stats_lock;
 	struct stall_watch_report stats;
+	uint64_t	 stats_gen;	/* the current block's generation */
+	int64_t		 stats_since;	/* and its start, clock_mono_us */
 };
 
 /* The one detector the handler serves (the handler is process-wide). */
@@ -516,6 +518,9 @@ stall_watch_describe(const struct stall_watch_record *rec, char *out,
 {
 	if (!rec->in_request)
 		snprintf(out, size, "by a callback outside any request");
+	else if (rec->request_no == 0 && rec->method[0] == '\0' &&
+	    rec->uri[0] == '\0')
+		snprintf(out, size, "by a request not numbered yet");
 	else if (rec->request_no == 0)
 		snprintf(out, size, "by a request not numbered yet (%s %s)",
 		    rec->method[0] ? rec->method : "?",
@@ -701,6 +706,10 @@ stall_watch_main(void *arg)
 		if (!reporting) {
 			atomic_store(&watch->left_at_us, 0);
 			atomic_store(&watch->reporting, 1);
+			pthread_mutex_lock(&watch->stats_lock);
+			watch->stats_gen = gen;
+			watch->stats_since = seen_at;
+			pthread_mutex_unlock(&watch->stats_lock);
 		}
 		if (stall_watch_report_live(watch, gen, now - seen_at,
 		    !reporting, rec) == 0) {
@@ -892,7 +901,38 @@ stall_watch_snapshot(struct stall_watch *watch,
 	memset(out, 0, sizeof(*out));
 	if (watch == NULL)
 		return;
+	int64_t since, left_at;
+	int left;
+
+	/* Everything read under the lock: the watchdog's next lock orders
+	 * these reads before a stop frees the detector. */
 	pthread_mutex_lock(&watch->stats_lock);
 	*out = watch->stats;
+	since = watch->stats_since;
+	left = atomic_load_explicit(&watch->gen, memory_order_acquire) !=
+	    watch->stats_gen;
+	left_at = atomic_load_explicit(&watch->left_at_us,
+	    memory_order_relaxed);
 	pthread_mutex_unlock(&watch->stats_lock);
+	if (!out->has_current)
+		return;
+	/* The loop may have left the block before the watchdog's next sample
+	 * (a stats request the loop serves right after it): then it is over,
+	 * dated by the loop's leave as the watchdog will date it. */
+	if (left) {
+		out->current.active = 0;
+		out->current.duration_us = (left_at > since ? left_at :
+		    clock_mono_us()) - since;
+		memmove(&out->recent[1], &out->recent[0],
+		    (SA_STALL_RECENT - 1) * sizeof(out->recent[0]));
+		out->recent[0] = out->current;
+		if (out->nrecent < SA_STALL_RECENT)
+			out->nrecent++;
+		out->has_current = 0;
+		memset(&out->current, 0, sizeof(out->current));
+		return;
+	}
+	/* A block still going on lasts until now, not the last report. */
+	if (clock_mono_us() - since > out->current.duration_us)
+		out->current.duration_us = clock_mono_us() - since;
 }

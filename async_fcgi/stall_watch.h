@@ -118,8 +118,10 @@ void stall_watch_enter(struct stall_watch *watch,
     const struct stall_watch_request *req);
 void stall_watch_leave(struct stall_watch *watch);
 
-/* Copies the current block and the last few out, under a lock only the
- * watchdog thread and this reader take.  Any thread. */
+/* Copies the current block (its duration until now) and the last few
+ * out, under a lock only the watchdog thread and this reader take; a
+ * block the loop has left is among the last few even before the watchdog
+ * has logged its end.  Any thread. */
 void stall_watch_snapshot(struct stall_watch *watch,
     struct stall_watch_report *out);
 

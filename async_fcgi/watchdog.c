@@ -135,20 +135,21 @@ watchdog_note(struct watchdog *dog, uint64_t request_no, const char *mode,
 }
 
 void
-watchdog_enter(struct watchdog *dog, const char *method, const char *uri)
+watchdog_enter(struct watchdog *dog)
 {
-	dog->req = (struct stall_watch_request){ .method = method,
-	    .uri = uri };
+	dog->req = (struct stall_watch_request){ .number = 0 };
 	stall_watch_enter(dog->live, &dog->req);
 }
 
 void
-watchdog_block(void *arg, uint64_t request_no, const char *mode,
-    const char *work)
+watchdog_block(void *arg, uint64_t request_no, const char *method,
+    const char *uri, const char *mode, const char *work)
 {
 	struct watchdog *dog = arg;
 
 	dog->req.number = request_no;
+	dog->req.method = method;
+	dog->req.uri = uri;
 	dog->req.mode = mode;
 	dog->req.work = work;
 	/* Entering again publishes the whole descriptor before the block. */
@@ -159,4 +160,12 @@ void
 watchdog_leave(struct watchdog *dog)
 {
 	stall_watch_leave(dog->live);
+}
+
+void
+watchdog_snapshot(void *arg, struct stall_watch_report *out)
+{
+	struct watchdog *dog = arg;
+
+	stall_watch_snapshot(dog->live, out);
 }

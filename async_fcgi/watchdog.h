@@ -13,6 +13,7 @@
 
 struct async_stats;
 struct event_base;
+struct stall_watch_report;
 struct watchdog;
 
 struct watchdog *watchdog_new(struct event_base *base, unsigned stall_ms,
@@ -27,14 +28,19 @@ void watchdog_note(struct watchdog *dog, uint64_t request_no,
 /*
  * The live detector (stall_watch.h), which names a request while it still
  * blocks the loop.  The connection layer brackets each request's callback
- * with watchdog_enter() and watchdog_leave() (method and uri stay valid
- * until then); the application calls watchdog_block() (dog as arg, see
- * async_handler_on_block()) when the request it numbered is about to block.
+ * with watchdog_enter() and watchdog_leave() (a few stores, no lookup);
+ * the application calls watchdog_block() (dog as arg, see
+ * async_handler_on_block()) when the request it numbered is about to block
+ * (its strings stay valid until the leave).
  */
-void watchdog_enter(struct watchdog *dog, const char *method,
-    const char *uri);
-void watchdog_block(void *dog, uint64_t request_no, const char *mode,
-    const char *work);
+void watchdog_enter(struct watchdog *dog);
+void watchdog_block(void *dog, uint64_t request_no, const char *method,
+    const char *uri, const char *mode, const char *work);
 void watchdog_leave(struct watchdog *dog);
+
+/* The detector's current block and the last few (dog as arg, see
+ * async_handler_on_stats()); all empty when it did not start.  Any
+ * thread. */
+void watchdog_snapshot(void *dog, struct stall_watch_report *out);
 
 #endif

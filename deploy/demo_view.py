@@ -10,7 +10,11 @@ without the date, the text timeline 40 columns wide, anything else
 wrapped); while a group waits for its sleeper it says how long it has been
 waiting; under the verdict of a group whose label starts "/async block" it
 shows the loop watchdog's lines that backends.log gained meanwhile.
-`conclusion` prints each group's verdict and what the verdicts mean.
+`conclusion` prints each group's verdict and, for an /async group, what its
+server's stall detector says (the probe's server_report in the JSON, or
+else the group's URL/stats asked now): the longest block that names a
+request or lasted a second, with its top frames, or that there was none.
+Then what the verdicts mean.
 Colour only on a terminal, and not when NO_COLOR is set.  Standard
 library only; not part of the installed programs.
 """
@@ -21,6 +25,7 @@ import select
 import sys
 import textwrap
 import time
+import urllib.request
 
 WIDTH = 80
 BAR = 40
@@ -183,6 +188,53 @@ def show(backends_log, sleep):
         print(pending.decode("utf-8", "replace"))
 
 
+LONG_MS = 1000      # a block this long is reported even naming no request
+FRAMES = 3          # frames shown per block
+
+
+def server_blocks(group):
+    """The blocks group's server reported: the probe's server_report, or
+    else asked now from URL/stats.  (blocks, None), or (None, why not)."""
+    report = group.get("server_report")
+    if isinstance(report, dict) and isinstance(report.get("blocks"), list):
+        return report["blocks"], None
+    try:
+        with urllib.request.urlopen(group["url"] + "/stats", timeout=5) as reply:
+            stats = json.load(reply)
+    except (OSError, ValueError, KeyError) as e:
+        return None, str(e)
+    if "recent_blocks" not in stats:
+        return None, "its /async/stats has no recent_blocks"
+    current = [stats["current_block"]] if stats.get("current_block") else []
+    return current + list(stats["recent_blocks"]), None
+
+
+def frame_name(frame):
+    """A frame as shown: a library's function without the library, the
+    program's with its file:line."""
+    m = re.match(r"^(\S+) \(([^():]*)\)$", frame)
+    return m.group(1) if m and not m.group(1).startswith("0x") else frame
+
+
+def block_sentence(blocks):
+    """What the server says of the run's blocks, as one sentence."""
+    telling = [b for b in blocks if b.get("request_no") is not None or
+               (b.get("duration_ms") or 0) >= LONG_MS]
+    if not telling:
+        return "the server says: no blocked-loop report"
+    worst = max(telling, key=lambda b: b.get("duration_ms") or 0)
+    arrow = " \u2190 " if (sys.stdout.encoding or "").lower().startswith("utf") else " <- "
+    who = ("request #%d" % worst["request_no"] if worst.get("request_no") is not None
+           else "a callback outside any request")
+    text = "the server says: the loop was blocked %.2f s by %s" % (
+        (worst.get("duration_ms") or 0) / 1000, who)
+    frames = [frame_name(f) for f in worst.get("frames") or []]
+    if frames:
+        text += ", in " + arrow.join(frames[:FRAMES] + (["\u2026" if arrow != " <- " else "..."]
+                                                        if len(frames) > FRAMES else []))
+    return text
+
+
 SCENARIOS = {
     "offload-exhaustion": """
   The loop never blocked: the quick requests flew.  But the pool has 2
@@ -214,6 +266,14 @@ def conclusion(path, scenario=None):
         print(verdict_colour("      %-12s %d of %d others held up; %d thread id(s), %d pid(s)" % (
             s["verdict"], s["held_up"], s["others"], s["distinct_thread_ids"],
             s["distinct_pids"])))
+        if not g["label"].startswith("/async"):
+            continue
+        blocks, why = server_blocks(g)
+        sentence = block_sentence(blocks) if blocks is not None else \
+            "the server did not say (%s)" % why
+        for part in textwrap.wrap(sentence, WIDTH, initial_indent="      ",
+                                  subsequent_indent="        ", break_on_hyphens=False):
+            print(paint(part, "33"))
     if scenario is not None:
         print(SCENARIOS[scenario])
         return
@@ -225,7 +285,9 @@ def conclusion(path, scenario=None):
   /async in block mode stalled: one thread runs the loop, and sleep() on it
   made every request that arrived after the sleeper wait for it.  The
   fixes keep one loop and never block it: a timer (timer) or a bounded
-  worker pool (offload, until the pool is exhausted).""")
+  worker pool (offload, until the pool is exhausted).  The watchdog thread
+  of /async block names the request and the line it blocks in while the
+  loop is still blocked (above); the fixes give it nothing to name.""")
 
 
 def main(argv):

@@ -6,14 +6,19 @@ each row's numbers; the text timeline keeps its shape; under the /async
 block verdict the watchdog's line from backends.log is shown, and only
 there; no escape sequences unless stdout is a terminal, none with NO_COLOR;
 on a terminal a group that waits says for how long.  The conclusion puts
-each verdict on a line of its own.
+each verdict on a line of its own, and under each /async group what its
+server's stall detector said: the block naming request 5 with its top
+frames (asked from a stats server started here, or from the probe's
+server_report), and "no blocked-loop report" where it named no request.
 """
+import http.server
 import json
 import os
 import pty
 import select
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -147,4 +152,77 @@ tap.ok(result.returncode == 0 and all(len(line) <= 80 for line in out),
 tap.ok("  /async offload (a thread pool, like run_in_threadpool)" in out and
        "      not blocked  0 of 9 others held up; 2 thread id(s), 1 pid(s)" in out,
        "  the label, then its verdict on a line of its own", out[:4])
+
+# The stall detector's report: block's from /async/stats, timer's a short
+# blip naming no request, offload's from the probe's server_report.
+BLOCK = {"request_no": 5, "method": "GET", "uri": "/modes/block/async", "mode": "block",
+         "work": "sleep", "started_us": 1764583200123456, "duration_ms": 2001.2,
+         "active": False, "frames": ["clock_nanosleep (libc.so.6)",
+                                     "clock_sleep_us (common/clock.c:57)",
+                                     "call_block (async_fcgi/async_handler.c:330)",
+                                     "async_handler_start (async_fcgi/async_handler.c:560)"]}
+STATS = {"/modes/block/async/stats": {"current_block": None, "recent_blocks": [BLOCK]},
+         "/modes/timer/async/stats": {"current_block": None, "recent_blocks": [
+             dict(BLOCK, request_no=None, duration_ms=150.0, frames=[])]}}
+
+
+class StatsHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(STATS.get(self.path, {})).encode()
+        self.send_response(200 if self.path in STATS else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+stats_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StatsHandler)
+threading.Thread(target=stats_server.serve_forever, daemon=True).start()
+base = "http://127.0.0.1:%d" % stats_server.server_address[1]
+summary = {"verdict": "not blocked", "held_up": 0, "others": 9, "distinct_thread_ids": 1,
+           "distinct_pids": 1}
+with open(experiment, "w") as f:
+    json.dump({"groups": [
+        {"label": "/sync (CGI: a process per request)", "url": base + "/sync",
+         "summary": summary},
+        {"label": "/async block (sleep() on the loop)", "url": base + "/modes/block/async",
+         "summary": dict(summary, verdict="blocked", held_up=5)},
+        {"label": "/async timer (a loop timer, like asyncio.sleep)",
+         "url": base + "/modes/timer/async", "summary": summary},
+        {"label": "/async offload (a thread pool, like run_in_threadpool)",
+         "url": base + "/modes/offload/async", "summary": summary,
+         "server_report": {"url": base + "/modes/offload/async/stats", "error": None,
+                           "form": "blocks", "blocks": []}}]}, f)
+result = subprocess.run([sys.executable, VIEW, "conclusion", experiment], capture_output=True,
+                        text=True, env=dict(os.environ, NO_COLOR="1", PYTHONIOENCODING="utf-8"))
+stats_server.shutdown()
+out = result.stdout.splitlines()
+tap.ok(result.returncode == 0 and out and all(len(line) <= 80 for line in out),
+       "conclusion with the servers' reports: within 80 columns", out)
+
+
+def said(label):
+    """The lines under label's verdict, joined."""
+    at = out.index(label) if label in out else len(out)
+    lines = []
+    for line in out[at + 2:]:
+        if not line.startswith("      "):
+            break
+        lines.append(line.strip())
+    return " ".join(lines)
+
+
+tap.ok(said("  /async block (sleep() on the loop)").startswith(
+       "the server says: the loop was blocked 2.00 s by request #5, in clock_nanosleep "
+       "\u2190 clock_sleep_us (common/clock.c:57) \u2190 call_block "
+       "(async_fcgi/async_handler.c:330) \u2190 \u2026"),
+       "  block: the request and the top frames, under its verdict", out)
+tap.eq(said("  /async timer (a loop timer, like asyncio.sleep)"),
+       "the server says: no blocked-loop report", "  timer: no report (a blip names none)")
+tap.eq(said("  /async offload (a thread pool, like run_in_threadpool)"),
+       "the server says: no blocked-loop report", "  offload: none (the probe's server_report)")
+tap.eq(said("  /sync (CGI: a process per request)"), "", "  /sync: nothing to ask")
 tap.done()

@@ -3,7 +3,8 @@
  * unit_async_handler.c - the application's contract (async_handler.h) on a
  * real event loop: a call is ready or pending, a pending call's done()
  * runs once on the loop and never after a cancel, each mode's wait is the
- * application's own, and /async/stats writes milliseconds with 3 decimals.
+ * application's own, and /async/stats writes milliseconds with 3 decimals
+ * and the blocked-loop report's fields.
  */
 #include "config.h"
 
@@ -16,6 +17,7 @@
 
 #include "async_fcgi/async_handler.h"
 #include "async_fcgi/offload_pool.h"
+#include "async_fcgi/stall_watch.h"
 #include "common/limits.h"
 #include "common/settings.h"
 #include "tests/tap.h"
@@ -78,6 +80,34 @@ run_until(struct event_base *base, int want)
 
 	for (turns = 0; done_count < want && turns < 2000; turns++)
 		event_base_loop(base, EVLOOP_ONCE);
+}
+
+/* A detector's report: request 5 blocking now, one block outside any
+ * request before it. */
+static void
+fake_report(void *ctx, struct stall_watch_report *out)
+{
+	struct stall_watch_record *cur = &out->current, *old = &out->recent[0];
+
+	memset(out, 0, sizeof(*out));
+	out->stalls = 2;
+	out->has_current = 1;
+	cur->active = 1;
+	cur->in_request = 1;
+	cur->request_no = 5;
+	strcpy(cur->method, "GET");
+	strcpy(cur->uri, "/async");
+	strcpy(cur->mode, "block");
+	strcpy(cur->work, "sleep");
+	cur->started_us = 1764583200123456;
+	cur->duration_us = 2001234;
+	cur->nframes = 2;
+	strcpy(cur->frames[0], "clock_nanosleep (libc.so.6)");
+	strcpy(cur->frames[1], "clock_sleep_us (common/clock.c:57)");
+	out->nrecent = 1;
+	old->started_us = 1764583100000000;
+	old->duration_us = 150000;
+	(*(int *)ctx)++;
 }
 
 static int
@@ -231,7 +261,37 @@ main(void)
 	TAP_OK(call != NULL && start == ASYNC_READY &&
 	    response_has(call, "\"longest_stall_ms\": 2999.330,"),
 	    "stats: milliseconds with 3 decimals");
+	TAP_OK(response_has(call, "\"current_block\": null,") &&
+	    response_has(call, "\"recent_blocks\": [ ],"),
+	    "stats: no detector, no block");
 	async_call_free(call);
+
+	{
+		int asked = 0;
+
+		async_handler_on_stats(app, fake_report, &asked);
+		call = async_handler_start(app, param_of, uri_stats,
+		    count_done, &done_count, &start);
+		TAP_EQ_INT(asked, 1, "stats: the detector is asked once");
+		TAP_OK(call != NULL && response_has(call, "\"current_block\": "
+		    "{ \"request_no\": 5, \"method\": \"GET\", \"uri\": "
+		    "\"/async\", \"mode\": \"block\", \"work\": \"sleep\", "
+		    "\"started_us\": 1764583200123456, \"duration_ms\": "
+		    "2001.234, \"active\": true, \"frames\": [ "
+		    "\"clock_nanosleep (libc.so.6)\", \"clock_sleep_us "
+		    "(common/clock.c:57)\" ] },"),
+		    "stats: the current block, every field");
+		TAP_OK(call != NULL && response_has(call, "\"recent_blocks\": "
+		    "[ { \"request_no\": null, \"method\": null, \"uri\": "
+		    "null, \"mode\": null, \"work\": null, \"started_us\": "
+		    "1764583100000000, \"duration_ms\": 150.000, \"active\": "
+		    "false, \"frames\": [ ] } ],"),
+		    "stats: a block outside any request: nulls, newest first");
+		TAP_OK(call != NULL && response_has(call, "\"stalls\": 0,") &&
+		    response_has(call, "\"pool_threads\": 2,"),
+		    "stats: the other fields stay");
+		async_call_free(call);
+	}
 	async_handler_detach(app);
 	async_handler_free(app);
 
