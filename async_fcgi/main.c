@@ -373,6 +373,23 @@ main(int argc, char **argv)
 	if (optind < argc)
 		die("unexpected argument \"%s\" (see --help)", argv[optind]);
 
+	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * SIGTERM and SIGINT wait (blocked) until the loop can drain on them:
+	 * fcgi_server_run() unblocks them once its handlers are in place, so
+	 * one that arrives while the pool starts is not lost and does not
+	 * kill the process outright.  Blocked before the socket exists, so
+	 * a signal sent as soon as it appears is held too.  The pool's threads
+	 * inherit the mask.
+	 */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGHUP);	/* and these are only logged */
+	sigaddset(&stop_signals, SIGUSR1);
+	sigaddset(&stop_signals, SIGUSR2);
+	sigaddset(&stop_signals, SIGALRM);
+	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
 	if (listen_spec != NULL) {
 		char listen_error[SA_ERROR_MAX];
 
@@ -388,21 +405,6 @@ main(int argc, char **argv)
 		}
 		fd = 0;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * SIGTERM and SIGINT wait (blocked) until the loop can drain on them:
-	 * fcgi_server_run() unblocks them once its handlers are in place, so
-	 * one that arrives while the pool starts is not lost and does not
-	 * kill the process outright.  The pool's threads inherit the mask.
-	 */
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGTERM);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGHUP);	/* and these are only logged */
-	sigaddset(&stop_signals, SIGUSR1);
-	sigaddset(&stop_signals, SIGUSR2);
-	sigaddset(&stop_signals, SIGALRM);
-	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
 	fit_descriptors(&opt);
 	w.settings = settings;
 	w.opt = opt;
