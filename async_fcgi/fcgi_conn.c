@@ -359,6 +359,55 @@ conn_run(struct fcgi_conn *c)
 		conn_respond(c);
 }
 
+/*
+ * A BEGIN_REQUEST past --max-requests: before its END_REQUEST(OVERLOADED),
+ * the whole 503 response the application makes for a refusal, as STDOUT
+ * records and the empty one (web servers ignore the protocol status:
+ * lighttpd answers 500 without a response).  One log line per
+ * SA_FCGI_LOG_EVERY_MS at most, with how many were refused since the last.
+ */
+static void
+conn_refuse_overloaded(struct fcgi_conn *c, uint16_t id)
+{
+	struct fcgi_conn_set *set = c->set;
+	struct async_call *call;
+	uint8_t small[1024], *p = small;
+	size_t len, stream_len, total, written = 0;
+	const char *response;
+	int64_t now = clock_mono_us();
+
+	set->cap_refused++;
+	if (set->cap_logged_us == 0 || now - set->cap_logged_us >=
+	    (int64_t)SA_FCGI_LOG_EVERY_MS * 1000) {
+		conn_log(c, "%u requests in flight, the --max-requests cap: "
+		    "%llu request%s refused with FCGI_OVERLOADED (this line "
+		    "at most every %lu ms)", set->admitted,
+		    (unsigned long long)set->cap_refused,
+		    set->cap_refused == 1 ? "" : "s", SA_FCGI_LOG_EVERY_MS);
+		set->cap_logged_us = now;
+		set->cap_refused = 0;
+	}
+	/* The method is not known yet (no PARAMS): a whole response. */
+	if ((call = async_handler_refuse(set->app, 503,
+	    "overloaded: too many requests in flight", 0)) == NULL)
+		return;		/* the bare END_REQUEST still goes */
+	response = async_call_response(call, &len);
+	if (response != NULL &&
+	    fcgi_stream_size(len, &stream_len) == FCGI_CODEC_OK) {
+		total = stream_len + FCGI_HEADER_LEN;
+		if (total <= sizeof(small) || (p = malloc(total)) != NULL) {
+			fcgi_stream_encode(FCGI_STDOUT, id,
+			    (const uint8_t *)response, len, p, stream_len,
+			    &written);
+			fcgi_stream_end_encode(p + stream_len, FCGI_STDOUT, id);
+			conn_write(c, p, total);
+			if (p != small)
+				free(p);
+		}
+	}
+	async_call_free(call);
+}
+
 /* Carries out what the request layer decided. */
 static void
 conn_act(struct fcgi_conn *c, enum fcgi_action action,
@@ -371,6 +420,8 @@ conn_act(struct fcgi_conn *c, enum fcgi_action action,
 		conn_run(c);
 		break;
 	case FCGI_ACTION_END:
+		if (reply->protocol_status == FCGI_OVERLOADED)
+			conn_refuse_overloaded(c, reply->request_id);
 		conn_write(c, reply->buf, reply->len);
 		if (!reply->keep_conn)
 			conn_mark(c, CONN_FLUSH);

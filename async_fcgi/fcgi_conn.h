@@ -62,6 +62,8 @@ struct fcgi_conn_set {
 	unsigned		 admitted;	/* requests begun, not ended */
 	int64_t			 room_logged_us; /* last "making room" line */
 	uint64_t		 room_made;	/* closed since that line */
+	int64_t			 cap_logged_us;	/* last --max-requests line */
+	uint64_t		 cap_refused;	/* refused since that line */
 };
 
 void fcgi_conn_set_init(struct fcgi_conn_set *set);

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: ISC
 """async_lighttpd.py - /async through a real lighttpd (mod_fastcgi spawning
 async_fcgi with bin-path): the contract, the experiment in each mode with a
-2 s sleeper, the loop watchdog, and clients that hang up mid-sleep."""
+2 s sleeper, the loop watchdog, clients that hang up mid-sleep, and a
+request past --max-requests (a 503, not lighttpd's 500)."""
 import json
 import os
 import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -131,7 +133,36 @@ def check_hang_up():
                "the counter went on without gaps (3 abandoned + 4 answered)")
 
 
+def check_max_requests():
+    """--max-requests 1 with a request sleeping: the next one is refused
+    FCGI_OVERLOADED, and lighttpd passes on the 503 async_fcgi wrote."""
+    with harness.Lighttpd(sleep_on=0, query_overrides=True,
+                          async_args="--max-requests 1") as server:
+        first = []
+        t = threading.Thread(target=lambda: first.append(
+            harness.request(server.url + "/async?sleep=3&mode=timer")))
+        t.start()
+        # Poll (no sleep) until a request is refused: the sleeper is in
+        # flight.  Before that, the probes are served 200.
+        deadline = time.time() + 5
+        r = harness.request(server.url + "/async/stats")
+        while r.status == 200 and time.time() < deadline and t.is_alive():
+            r = harness.request(server.url + "/async/stats")
+        t.join()
+        tap.ok(r.status == 503 and
+               (r.json() or {}).get("error", "").startswith("overloaded: "),
+               "--max-requests 1 through lighttpd: a request past the cap gets 503 "
+               "with the JSON error", "%r %r" % (r.status, r.body[:200]))
+        tap.ok(first and first[0].status == 200, "  while the one in flight completes with 200",
+               first and "%r %r" % (first[0].status, first[0].body[:200]))
+        tap.eq(harness.request(server.url + "/async").status, 200,
+               "  and afterwards there is room again")
+        tap.ok("--max-requests cap" in server.error_log(), "  and async_fcgi logged the refusal",
+               server.error_log()[-2000:])
+
+
 check_contract()
 check_modes()
 check_hang_up()
+check_max_requests()
 tap.done()

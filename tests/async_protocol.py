@@ -233,9 +233,20 @@ def check_overload():
             # request before it has been started: a barrier.
             fc.get_values(conn, ["FCGI_MAX_REQS"])
             conns.append(conn)
+        logged = server.stderr_size()
         third = fc.request(server.address, **sleeping(1, "timer"))
-        tap.ok(third.end == (0, fc.OVERLOADED) and third.stdout == b"",
+        tap.ok(third.end == (0, fc.OVERLOADED),
                "--max-requests 2: the 3rd concurrent request gets OVERLOADED", third)
+        tap.ok(third.status == 503 and
+               (third.json() or {}).get("error", "").startswith("overloaded: ") and
+               [(r.type, len(r.content)) for r in third.records][-2:] ==
+               [(fc.STDOUT, 0), (fc.END_REQUEST, 8)],
+               "  after a whole 503 JSON response on STDOUT, ended by the empty record",
+               third)
+        line = [l for l in server.stderr_since(logged)
+                if "--max-requests cap" in l]
+        tap.ok(len(line) == 1 and "1 request refused with FCGI_OVERLOADED" in line[0],
+               "  and one log line says so", server.stderr_since(logged))
         replies = [c.read_response(timeout=4) for c in conns]
         tap.eq([r.status for r in replies], [200, 200], "  the first two complete with 200")
         for c in conns:
@@ -252,9 +263,15 @@ def check_overload():
             # processed; a refused BEGIN shows up first as its END_REQUEST.
             conn.send(fc.encode_record(fc.GET_VALUES, 0,
                                        fc.encode_params([("FCGI_MAX_REQS", "")])))
+            # A refusal is a whole 503 on STDOUT, then END_REQUEST.
+            stdout = b""
             rec = conn.read_record(5)
+            while rec is not None and rec.type == fc.STDOUT:
+                stdout += rec.content
+                rec = conn.read_record(5)
             refused = rec is not None and rec.type == fc.END_REQUEST and \
-                rec.end_request() == (0, fc.OVERLOADED)
+                rec.end_request() == (0, fc.OVERLOADED) and \
+                fc.parse_stdout(stdout)[0] == 503
             conns.append((conn, data[-fc.HEADER_LEN:], refused))
         replies = []
         for conn, rest, refused in conns:
