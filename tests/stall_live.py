@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """stall_live.py - the live stall detector of a real async_fcgi (async_fcgi(8)
 --stall-ms), straight over FastCGI and through lighttpd and Apache.
 

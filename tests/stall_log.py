@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """stall_log.py - reads async_fcgi's stall reports out of a log, for the
 tests that check them (the format is async_fcgi(8)'s --stall-ms):
 
