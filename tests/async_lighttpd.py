@@ -16,7 +16,9 @@ import stall_log  # noqa: E402
 
 tap = harness.Tap()
 harness.need_tool(tap, "LIGHTTPD", "lighttpd", "lighttpd")
-SLEEP = 2.0
+# .ci/run gives a longer sleep when async_fcgi runs under valgrind, where
+# every request is slower.
+SLEEP = float(os.environ.get("SYNCASYNC_TEST_SLEEP", "2"))
 
 
 def stats(server):
@@ -86,7 +88,7 @@ def check_modes():
                    "  /async/stats records the stall", after)
         else:
             slowest = max(by_no[n].latency for n in range(1, 11) if n != 5)
-            tap.ok(slowest < 1.0, "  every other request answered in under 1 s",
+            tap.ok(slowest < SLEEP / 2, "  every other request answered in under %.0f s" % (SLEEP / 2),
                    "slowest: %.3f s" % slowest)
             tap.eq(len(loop_threads), 1, "  the others ran on the loop thread")
             if mode == "offload":
