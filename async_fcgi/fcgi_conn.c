@@ -2,24 +2,33 @@
 /*
  * fcgi_conn.c - one FastCGI connection (fcgi_conn.h).
  *
- * libevent's bufferevent skeleton: the read callback frames records (peek
- * the 8-byte header with evbuffer_copyout, wait for the whole record, then
- * fcgi_request_apply), the write callback resumes reading after
- * back-pressure, the event callback treats EOF, errors and the idle timeout
- * as the end.  Every entry point (those three, and the application's
- * done()) ends in conn_settle(), the one place a connection marked for
- * closing is freed (as redis and OpenBSD httpd do).
+ * One persistent libevent event per connection, and buffers of its own
+ * that hold bytes only while they must wait (ARCHITECTURE.md, "A request's
+ * life"):
+ *
+ *  - input is read into the set's one scratch buffer and every whole
+ *    record is applied where it lies; only the tail of a record still
+ *    arriving (or, under back-pressure, what is not yet applied) is kept in
+ *    the connection's stash, allocated for it and freed once empty;
+ *  - output is sent at once; only what the socket would not take waits in
+ *    the connection's output buffer, written when the socket is writable.
+ *
+ * So a connection waiting for its answer holds no buffer at all.  The
+ * event's callback and the application's done() are the entry points;
+ * each ends in conn_settle(), the one place a connection marked for
+ * closing is freed (as redis and OpenBSD httpd do), and otherwise sets
+ * what the event waits for (conn_arm).
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
@@ -30,8 +39,12 @@
 #include "common/limits.h"
 #include "common/text.h"
 
-/* One record at most: header, 65535 content, 255 padding; twice that. */
-#define CONN_READ_HIGH_WATER	(2 * (FCGI_HEADER_LEN + 65535 + 255))
+/* The longest record: header, 65535 bytes of content, 255 of padding. */
+#define CONN_RECORD_MAX		(FCGI_HEADER_LEN + 65535 + 255)
+/* One read takes at most this much; with a record's tail kept from the last
+ * read in front of it, the scratch buffer holds both. */
+#define CONN_READ_MAX		65536
+#define CONN_SCRATCH_LEN	(CONN_RECORD_MAX + CONN_READ_MAX)
 #define CONN_SAMPLE_LEN		16	/* bytes of bad input shown in logs */
 #define CONN_FREE_MAX		64	/* closed connections kept for reuse */
 
@@ -41,11 +54,24 @@ enum conn_close {
 	CONN_NOW,		/* free at the end of this callback */
 };
 
+/* Bytes waiting: data[off, off + len) of cap; data is NULL when empty. */
+struct conn_buf {
+	uint8_t			*data;
+	size_t			 off;
+	size_t			 len;
+	size_t			 cap;
+};
+
 struct fcgi_conn {
 	TAILQ_ENTRY(fcgi_conn)	 entry;
 	TAILQ_ENTRY(fcgi_conn)	 wait_entry;	/* set->waiting, if waiting */
 	struct fcgi_conn_set	*set;
-	struct bufferevent	*bev;
+	evutil_socket_t		 fd;
+	short			 armed;		/* the event's events; 0: not
+						   added */
+	int64_t			 armed_us;	/* and its timeout */
+	struct conn_buf		 in;		/* input not yet applied */
+	struct conn_buf		 out;		/* output not yet sent */
 	struct fcgi_request	 req;
 	struct async_call	*call;		/* request being handled */
 	uint64_t		 id;		/* for log lines */
@@ -59,10 +85,15 @@ struct fcgi_conn {
 	int64_t			 begun_us;	/* first byte of the request
 						   being received; 0: none */
 	uint64_t		 received;	/* its bytes consumed so far */
+	int64_t			 timeout_us;	/* what the event's timeout
+						   should be (conn_arm) */
+	max_align_t		 ev[];		/* event_get_struct_event_size()
+						   bytes: the socket's event */
 };
 
 static void	conn_process(struct fcgi_conn *);
 static void	conn_wait_leave(struct fcgi_conn *);
+static void	conn_eventcb(evutil_socket_t, short, void *);
 static void	conn_log(const struct fcgi_conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
@@ -79,10 +110,57 @@ conn_log(const struct fcgi_conn *c, const char *fmt, ...)
 	    (unsigned long long)c->id, line);
 }
 
-static size_t
-conn_output_len(const struct fcgi_conn *c)
+static struct event *
+conn_ev(struct fcgi_conn *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return (struct event *)(void *)c->ev;
+}
+
+static int64_t
+conn_idle_us(const struct fcgi_conn_set *set)
+{
+	return (int64_t)set->idle.tv_sec * 1000000 + set->idle.tv_usec;
+}
+
+/* Empties b, freeing its memory. */
+static void
+conn_buf_clear(struct conn_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Appends len bytes to b, moving what it holds to the front first; 0, or
+ * -1 when out of memory (b unchanged). */
+static int
+conn_buf_add(struct conn_buf *b, const uint8_t *data, size_t len)
+{
+	size_t want = b->len + len;
+	uint8_t *p;
+
+	if (b->off > 0) {
+		memmove(b->data, b->data + b->off, b->len);
+		b->off = 0;
+	}
+	if (want > b->cap) {
+		if ((p = realloc(b->data, want)) == NULL)
+			return -1;
+		b->data = p;
+		b->cap = want;
+	}
+	memcpy(b->data + b->len, data, len);
+	b->len = want;
+	return 0;
+}
+
+/* Drops the first n bytes of b; frees it once empty. */
+static void
+conn_buf_drain(struct conn_buf *b, size_t n)
+{
+	b->off += n;
+	b->len -= n;
+	if (b->len == 0)
+		conn_buf_clear(b);
 }
 
 /* Marks c: stop reading; freed by conn_settle() (after a flush, or now). */
@@ -91,7 +169,6 @@ conn_mark(struct fcgi_conn *c, enum conn_close how)
 {
 	if (how > c->close)
 		c->close = how;
-	bufferevent_disable(c->bev, EV_READ);
 	conn_wait_leave(c);
 }
 
@@ -106,6 +183,7 @@ conn_wait_enter(struct fcgi_conn *c)
 	c->begun_us = 0;
 	c->received = 0;
 	c->deadline = 0;
+	c->timeout_us = conn_idle_us(c->set);
 }
 
 static void
@@ -147,29 +225,18 @@ conn_release(struct fcgi_conn *c)
 }
 
 /*
- * Closes c's socket and keeps c with its bufferevent (no descriptor, empty
- * buffers, no timeouts, reading and writing disabled: conn_write enables
- * writing when there is output, so a reused one costs no write event) for
- * the next accepted socket; 0, or -1 when the free list is full.  No callback of the bufferevent is deferred, and none
- * touches it after ours returns, so this is safe inside one.
+ * Closes c's socket, drops its event and buffers, and keeps c (its event's
+ * memory with it) for the next accepted socket; 0, or -1 when the free list
+ * is full.  Safe inside the event's callback: a deleted event never runs
+ * again.
  */
 static int
 conn_keep(struct fcgi_conn *c)
 {
 	struct fcgi_conn_set *set = c->set;
-	evutil_socket_t fd = bufferevent_getfd(c->bev);
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	if (set->free_count >= CONN_FREE_MAX)
 		return -1;
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
-	bufferevent_setfd(c->bev, -1);	/* unfreezes both buffers */
-	evbuffer_drain(in, evbuffer_get_length(in));
-	evbuffer_drain(out, evbuffer_get_length(out));
-	if (fd >= 0)
-		evutil_closesocket(fd);
 	TAILQ_INSERT_HEAD(&set->free, c, entry);
 	set->free_count++;
 	return 0;
@@ -186,58 +253,145 @@ conn_free(struct fcgi_conn *c)
 	fcgi_request_free(&c->req);
 	TAILQ_REMOVE(&set->list, c, entry);
 	set->stats->connections--;
-	if (conn_keep(c) == -1) {
-		bufferevent_free(c->bev);
+	if (c->armed)
+		event_del(conn_ev(c));
+	evutil_closesocket(c->fd);
+	conn_buf_clear(&c->in);
+	conn_buf_clear(&c->out);
+	if (conn_keep(c) == -1)
 		free(c);
-	}
 	if (set->room != NULL)
 		set->room(set->room_arg);
 }
 
-/* The end of every entry point: frees c if it was marked and may go. */
+/*
+ * What c's event waits for, from its state: reading unless it is closing
+ * or paused, writing while output waits; the timeout is c->timeout_us (the
+ * idle timeout, or what is left of a request's deadline).  The event is
+ * changed only when that differs from what it was added with.
+ */
+static void
+conn_arm(struct fcgi_conn *c)
+{
+	short want = 0;
+	struct timeval tv;
+
+	if (c->close == CONN_OPEN && !c->paused)
+		want |= EV_READ;
+	if (c->out.len > 0)
+		want |= EV_WRITE;
+	if (want == c->armed && c->timeout_us == c->armed_us)
+		return;
+	if (want != c->armed) {
+		if (c->armed)
+			event_del(conn_ev(c));
+		c->armed = 0;
+		if (want == 0)
+			return;
+		event_assign(conn_ev(c), c->set->base, c->fd,
+		    (short)(want | EV_PERSIST), conn_eventcb, c);
+	}
+	tv = clock_timeval((uint64_t)c->timeout_us);
+	if (event_add(conn_ev(c), &tv) == -1) {
+		conn_log(c, "cannot watch the socket; closing");
+		conn_mark(c, CONN_NOW);
+		return;
+	}
+	c->armed = want;
+	c->armed_us = c->timeout_us;
+}
+
+/* The end of every entry point: frees c if it was marked and may go, or
+ * sets what its event waits for. */
 static void
 conn_settle(struct fcgi_conn *c)
 {
+	if (c->close == CONN_OPEN || c->close == CONN_FLUSH)
+		conn_arm(c);
 	if (c->close == CONN_NOW ||
-	    (c->close == CONN_FLUSH && conn_output_len(c) == 0))
+	    (c->close == CONN_FLUSH && c->out.len == 0))
 		conn_free(c);
 }
 
+/* The socket failed: one line (the peer left mid-request, or the error),
+ * and the connection goes. */
 static void
-conn_write(struct fcgi_conn *c, const void *data, size_t len)
+conn_fail(struct fcgi_conn *c, int error)
 {
-	/* A kept bufferevent comes back with writing disabled (conn_keep). */
-	if (!(bufferevent_get_enabled(c->bev) & EV_WRITE))
-		bufferevent_enable(c->bev, EV_WRITE);
-	if (bufferevent_write(c->bev, data, len) == -1)
-		conn_log(c, "cannot queue %zu bytes of output", len);
-	/* Pauses reading while more than high_water bytes wait. */
-	if (conn_output_len(c) > c->set->high_water && !c->paused) {
-		c->paused = 1;
-		bufferevent_disable(c->bev, EV_READ);
+	if (c->call != NULL)
+		conn_log(c, "peer went away during request %llu (%s); "
+		    "cancelled", (unsigned long long)
+		    async_call_request_no(c->call), async_call_mode(c->call));
+	else if (error != 0)
+		conn_log(c, "socket error: %s; closing",
+		    evutil_socket_error_to_string(error));
+	conn_mark(c, CONN_NOW);
+}
+
+/*
+ * Sends what c's output buffer holds, as far as the socket takes it.  Once
+ * it is empty, a connection paused by back-pressure reads again.
+ */
+static void
+conn_flush(struct fcgi_conn *c)
+{
+	ssize_t n;
+
+	while (c->out.len > 0) {
+		n = send(c->fd, c->out.data + c->out.off, c->out.len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_fail(c, errno);
+			return;
+		}
+		conn_buf_drain(&c->out, (size_t)n);
+	}
+	if (c->paused && c->close == CONN_OPEN) {
+		c->paused = 0;
+		conn_process(c);
 	}
 }
 
 /*
- * Queues bytes for c, writing them to the socket at once when nothing is
- * waiting before them (as uvicorn's transport.write does): a write left for
- * the next loop iteration would be held back by a blocking handler later in
- * this one, and answers already made would wait for it.
+ * Writes bytes to c's socket at once when nothing waits before them (as
+ * uvicorn's transport.write does: a write left for the next loop iteration
+ * would be held back by a blocking handler later in this one, and answers
+ * already made would wait for it); what the socket does not take waits in
+ * the output buffer.  More than high_water bytes waiting pause reading.
  */
 static void
-conn_write_now(struct fcgi_conn *c, const uint8_t *data, size_t len)
+conn_write(struct fcgi_conn *c, const uint8_t *data, size_t len)
 {
 	ssize_t sent = 0;
 
-	if (conn_output_len(c) == 0) {
-		sent = send(bufferevent_getfd(c->bev), data, len,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (sent < 0)
-			sent = 0;	/* EAGAIN or an error the bufferevent
-					   will see and report */
+	if (c->close == CONN_NOW)
+		return;
+	if (c->out.len == 0) {
+		do
+			sent = send(c->fd, data, len,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (sent < 0 && errno == EINTR);
+		if (sent < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				conn_fail(c, errno);
+				return;
+			}
+			sent = 0;
+		}
 	}
-	if ((size_t)sent < len)
-		conn_write(c, data + sent, len - (size_t)sent);
+	if ((size_t)sent == len)
+		return;
+	if (conn_buf_add(&c->out, data + sent, len - (size_t)sent) == -1) {
+		conn_log(c, "cannot queue %zu bytes of output",
+		    len - (size_t)sent);
+		conn_mark(c, CONN_NOW);
+		return;
+	}
+	if (c->out.len > c->set->high_water)
+		c->paused = 1;
 }
 
 /* After END_REQUEST is queued: the next request (KEEP_CONN), or close. */
@@ -250,8 +404,6 @@ conn_request_done(struct fcgi_conn *c)
 	if (!keep || c->set->draining)
 		conn_mark(c, CONN_FLUSH);
 	else {
-		bufferevent_set_timeouts(c->bev, &c->set->idle,
-		    &c->set->idle);
 		conn_wait_enter(c);
 		if (c->set->room != NULL)
 			c->set->room(c->set->room_arg);
@@ -292,10 +444,10 @@ conn_respond(struct fcgi_conn *c)
 	fcgi_end_record_encode(p + stream_len + FCGI_HEADER_LEN, id, 0,
 	    async_call_overloaded(c->call) ? FCGI_OVERLOADED :
 	    FCGI_REQUEST_COMPLETE);
-	conn_write_now(c, p, total);
+	conn_end_call(c, 1);
+	conn_write(c, p, total);
 	if (p != small)
 		free(p);
-	conn_end_call(c, 1);
 	conn_request_done(c);
 }
 
@@ -329,8 +481,9 @@ conn_run(struct fcgi_conn *c)
 	conn_wait_leave(c);
 	c->begun_us = 0;
 	c->deadline = 0;
-	/* The peer is silent while we work: only writes may time out. */
-	bufferevent_set_timeouts(c->bev, NULL, &set->idle);
+	/* The peer is silent while we work: the idle timeout only counts
+	 * while output waits (conn_timeout). */
+	c->timeout_us = conn_idle_us(set);
 	t0 = clock_mono_us();
 	watchdog_enter(set->watchdog);
 	if (fcgi_request_stdin_over(&c->req)) {
@@ -442,43 +595,38 @@ conn_act(struct fcgi_conn *c, enum fcgi_action action,
 	}
 }
 
-/* Applies every whole record waiting in the input buffer. */
-static void
-conn_process(struct fcgi_conn *c)
+/*
+ * Applies the whole records at the start of buf[0, len), stopping early
+ * when c is marked or paused; returns the bytes used (whole records).
+ */
+static size_t
+conn_apply(struct fcgi_conn *c, const uint8_t *buf, size_t len)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct fcgi_conn_set *set = c->set;
 	struct fcgi_reply reply;
 	struct fcgi_header hdr;
-	uint8_t head[FCGI_HEADER_LEN];
 	enum fcgi_action action;
-	size_t total;
-	uint8_t *record;
+	enum fcgi_codec_result r;
+	size_t used = 0, total;
 	int can_admit, idle;
 
 	while (c->close == CONN_OPEN && !c->paused) {
-		if (evbuffer_copyout(in, head, sizeof(head)) <
-		    (ev_ssize_t)sizeof(head))
-			return;
-		if (fcgi_header_decode(head, sizeof(head), &hdr) !=
-		    FCGI_CODEC_OK) {
+		r = fcgi_header_decode(buf + used, len - used, &hdr);
+		if (r == FCGI_CODEC_SHORT)
+			break;
+		if (r != FCGI_CODEC_OK) {
 			char sample[CONN_SAMPLE_LEN + 1];
 
-			text_sanitise(head, sizeof(head), sample,
+			text_sanitise(buf + used, FCGI_HEADER_LEN, sample,
 			    sizeof(sample));
 			conn_log(c, "not a FastCGI 1 record (version %u, "
-			    "starts \"%s\"); closing", head[0], sample);
+			    "starts \"%s\"); closing", buf[used], sample);
 			conn_mark(c, CONN_NOW);
-			return;
+			break;
 		}
 		total = fcgi_header_record_len(&hdr);
-		if (evbuffer_get_length(in) < total)
-			return;
-		if ((record = evbuffer_pullup(in, (ev_ssize_t)total)) == NULL) {
-			conn_log(c, "out of memory reading a record");
-			conn_mark(c, CONN_NOW);
-			return;
-		}
+		if (len - used < total)
+			break;
 		/*
 		 * A request counts against --max-requests from its accepted
 		 * BEGIN_REQUEST to its END_REQUEST, so slow senders cannot
@@ -488,9 +636,9 @@ conn_process(struct fcgi_conn *c)
 		idle = fcgi_request_state(&c->req) == FCGI_REQUEST_IDLE;
 		can_admit = set->admitted + async_handler_lingering(set->app) <
 		    set->max_requests;
-		action = fcgi_request_apply(&c->req, &hdr, record +
+		action = fcgi_request_apply(&c->req, &hdr, buf + used +
 		    FCGI_HEADER_LEN, hdr.content_length, can_admit, &reply);
-		evbuffer_drain(in, total);
+		used += total;
 		if (c->begun_us != 0)
 			c->received += total;
 		if (idle && fcgi_request_state(&c->req) != FCGI_REQUEST_IDLE &&
@@ -500,40 +648,98 @@ conn_process(struct fcgi_conn *c)
 		}
 		conn_act(c, action, &reply);
 	}
+	return used;
+}
+
+/* Applies the whole records kept in c's stash (after back-pressure, or
+ * when a request's answer frees the connection for the next). */
+static void
+conn_process(struct fcgi_conn *c)
+{
+	size_t used;
+
+	if (c->in.len == 0)
+		return;
+	used = conn_apply(c, c->in.data + c->in.off, c->in.len);
+	if (c->close != CONN_OPEN)
+		conn_buf_clear(&c->in);
+	else
+		conn_buf_drain(&c->in, used);
+}
+
+/*
+ * The socket is readable: reads into the scratch buffer behind what the
+ * stash holds (a record's first part), applies every whole record there,
+ * and keeps the rest in the stash.  A plain request arrives in one read
+ * and never touches the stash.
+ */
+static void
+conn_read(struct fcgi_conn *c)
+{
+	struct fcgi_conn_set *set = c->set;
+	size_t have = c->in.len, used;
+	ssize_t n;
+
+	/* Not paused, so the stash holds less than one record. */
+	if (have > 0)
+		memcpy(set->scratch, c->in.data + c->in.off, have);
+	do
+		n = recv(c->fd, set->scratch + have, CONN_READ_MAX, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			conn_fail(c, n == 0 ? 0 : errno);
+		return;
+	}
+	if (c->waiting && c->begun_us == 0)
+		c->begun_us = clock_mono_us();	/* a request begins */
+	used = conn_apply(c, set->scratch, have + (size_t)n);
+	if (c->close != CONN_OPEN) {
+		conn_buf_clear(&c->in);
+		return;
+	}
+	if (used >= have) {
+		/* The stash's bytes were used up: keep only the new tail. */
+		conn_buf_clear(&c->in);
+		if (conn_buf_add(&c->in, set->scratch + used,
+		    have + (size_t)n - used) == -1)
+			goto nomem;
+	} else {
+		/* Part of the stash is still unused: add the new bytes. */
+		conn_buf_drain(&c->in, used);
+		if (conn_buf_add(&c->in, set->scratch + have,
+		    (size_t)n) == -1)
+			goto nomem;
+	}
+	return;
+nomem:
+	conn_log(c, "out of memory reading a record");
+	conn_mark(c, CONN_NOW);
 }
 
 /*
  * After a read: a request being received must end within request_us of
  * its first byte and, once SA_FCGI_RATE_GRACE_MS old, average min_rate
  * bytes/s (a slowloris restarts the idle timeout with every byte).  The
- * read timeout is cut to what is left of the deadline, so a peer that
- * falls silent meets it too.
+ * timeout is cut to what is left of the deadline, so a peer that falls
+ * silent meets it too.
  */
 static void
 conn_check_pace(struct fcgi_conn *c)
 {
 	struct fcgi_conn_set *set = c->set;
-	size_t buffered = evbuffer_get_length(bufferevent_get_input(c->bev));
-	int64_t now, elapsed;
+	int64_t elapsed, left;
 	uint64_t bytes;
-	struct timeval left;
 
-	if (c->close != CONN_OPEN || !c->waiting)
+	if (c->close != CONN_OPEN || !c->waiting || c->begun_us == 0)
 		return;
-	if (c->begun_us == 0) {
-		if (buffered == 0)
-			return;		/* idle between requests */
-		c->begun_us = clock_mono_us();
-	} else if (buffered == 0 &&
+	if (c->in.len == 0 &&
 	    fcgi_request_state(&c->req) == FCGI_REQUEST_IDLE) {
-		/* Management records only: idle again. */
-		conn_wait_enter(c);
-		bufferevent_set_timeouts(c->bev, &set->idle, &set->idle);
+		conn_wait_enter(c);	/* management records only: idle */
 		return;
 	}
-	now = clock_mono_us();
-	elapsed = now - c->begun_us;
-	bytes = c->received + buffered;
+	elapsed = clock_mono_us() - c->begun_us;
+	bytes = c->received + c->in.len;
 	if (set->request_us > 0 && elapsed >= set->request_us) {
 		conn_log(c, "request not complete after %lld ms "
 		    "(--request-timeout, %llu bytes so far); closing",
@@ -553,59 +759,49 @@ conn_check_pace(struct fcgi_conn *c)
 		return;
 	}
 	if (set->request_us > 0) {
-		left = clock_timeval((uint64_t)(set->request_us - elapsed));
-		c->deadline = evutil_timercmp(&left, &set->idle, <);
-		if (!c->deadline)
-			left = set->idle;
-		bufferevent_set_timeouts(c->bev, &left, &set->idle);
+		left = set->request_us - elapsed;
+		c->deadline = left < conn_idle_us(set);
+		c->timeout_us = c->deadline ? left : conn_idle_us(set);
 	}
 }
 
+/* The event's timeout: no byte either way for timeout_us. */
 static void
-conn_readcb(struct bufferevent *bev, void *arg)
+conn_timeout(struct fcgi_conn *c)
 {
-	struct fcgi_conn *c = arg;
-
-	conn_process(c);
-	conn_check_pace(c);
-	conn_settle(c);
-}
-
-static void
-conn_writecb(struct bufferevent *bev, void *arg)
-{
-	struct fcgi_conn *c = arg;
-
-	if (c->paused && c->close == CONN_OPEN) {
-		c->paused = 0;
-		bufferevent_enable(c->bev, EV_READ);
-		conn_process(c);
-	}
-	conn_settle(c);
-}
-
-static void
-conn_eventcb(struct bufferevent *bev, short what, void *arg)
-{
-	struct fcgi_conn *c = arg;
-
-	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
-	    c->deadline)
+	/* A request being worked on waits as long as it takes, unless its
+	 * answer is stuck behind a peer that does not read. */
+	if (c->pending && c->out.len == 0)
+		return;
+	if (c->deadline && c->waiting)
 		conn_log(c, "request not complete after %lld ms "
 		    "(--request-timeout); closing",
 		    (long long)((clock_mono_us() - c->begun_us) / 1000));
-	else if (what & BEV_EVENT_TIMEOUT)
+	else
 		conn_log(c, "idle for %lld ms; closing",
-		    (long long)c->set->idle.tv_sec * 1000 +
-		    c->set->idle.tv_usec / 1000);
-	else if ((what & BEV_EVENT_ERROR) && c->call == NULL)
-		conn_log(c, "socket error: %s; closing",
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		    (long long)(conn_idle_us(c->set) / 1000));
 	if (c->call != NULL)
 		conn_log(c, "peer went away during request %llu (%s); "
 		    "cancelled", (unsigned long long)
 		    async_call_request_no(c->call), async_call_mode(c->call));
 	conn_mark(c, CONN_NOW);
+}
+
+/* The socket's event: an entry point. */
+static void
+conn_eventcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fcgi_conn *c = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT)
+		conn_timeout(c);
+	if ((what & EV_WRITE) && c->close != CONN_NOW)
+		conn_flush(c);
+	if ((what & EV_READ) && c->close == CONN_OPEN && !c->paused) {
+		conn_read(c);
+		conn_check_pace(c);
+	}
 	conn_settle(c);
 }
 
@@ -622,40 +818,34 @@ int
 fcgi_conn_new(struct fcgi_conn_set *set, int fd)
 {
 	struct fcgi_conn *c;
-	struct bufferevent *bev;
 
+	if (set->scratch == NULL &&
+	    (set->scratch = malloc(CONN_SCRATCH_LEN)) == NULL) {
+		evutil_closesocket(fd);
+		return -1;
+	}
 	if ((c = TAILQ_FIRST(&set->free)) != NULL) {
 		TAILQ_REMOVE(&set->free, c, entry);
 		set->free_count--;
-		bev = c->bev;
 		memset(c, 0, sizeof(*c));
-		c->bev = bev;
-		if (bufferevent_setfd(bev, fd) == -1) {
-			evutil_closesocket(fd);
-			bufferevent_free(bev);
-			free(c);
-			return -1;
-		}
-	} else if ((c = calloc(1, sizeof(*c))) == NULL) {
+	} else if ((c = calloc(1, sizeof(*c) +
+	    event_get_struct_event_size())) == NULL) {
 		evutil_closesocket(fd);
-		return -1;
-	} else if ((c->bev = bufferevent_socket_new(set->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		evutil_closesocket(fd);
-		free(c);
 		return -1;
 	}
 	c->set = set;
+	c->fd = fd;
 	c->id = ++set->next_id;
 	fcgi_request_init(&c->req, &set->limits);
-	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH_WATER);
-	bufferevent_set_timeouts(c->bev, &set->idle, &set->idle);
-	bufferevent_enable(c->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&set->list, c, entry);
-	conn_wait_enter(c);
 	set->stats->connections++;
 	set->stats->accepted++;
+	conn_wait_enter(c);
+	conn_arm(c);
+	if (c->close == CONN_NOW) {	/* the loop refused the socket */
+		conn_free(c);
+		return -1;
+	}
 	return 0;
 }
 
@@ -689,8 +879,7 @@ fcgi_conn_make_room(struct fcgi_conn_set *set)
 			    (unsigned long long)set->stats->connections,
 			    (long long)((now - victim->begun_us) / 1000),
 			    (unsigned long long)(victim->received +
-			    evbuffer_get_length(bufferevent_get_input(
-			    victim->bev))), (unsigned long long)set->room_made);
+			    victim->in.len), (unsigned long long)set->room_made);
 		else
 			conn_log(victim, "%llu connections open, the cap: "
 			    "making room by closing this idle one; %llu "
@@ -725,6 +914,8 @@ fcgi_conn_close_all(struct fcgi_conn_set *set)
 	while ((c = TAILQ_FIRST(&set->list)) != NULL)
 		conn_free(c);
 	fcgi_conn_free_unused(set);
+	free(set->scratch);
+	set->scratch = NULL;
 }
 
 void
@@ -735,7 +926,6 @@ fcgi_conn_free_unused(struct fcgi_conn_set *set)
 	while ((c = TAILQ_FIRST(&set->free)) != NULL) {
 		TAILQ_REMOVE(&set->free, c, entry);
 		set->free_count--;
-		bufferevent_free(c->bev);
 		free(c);
 	}
 }

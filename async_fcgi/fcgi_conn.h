@@ -3,10 +3,12 @@
  * fcgi_conn.h - one FastCGI connection: framing, output, back-pressure,
  * close.
  *
- * It frames records off a bufferevent, feeds them to the request state
- * machine (fcgi_request.h), hands a ready request to the application
- * (async_handler.h), which answers now or later, and writes the answer
- * back.  It knows no timer, pool or work driver: when the peer leaves, it
+ * It reads the socket through one libevent event, frames records, feeds
+ * them to the request state machine (fcgi_request.h), hands a ready
+ * request to the application (async_handler.h), which answers now or
+ * later, and writes the answer back at once.  A connection holds heap
+ * buffers only for bytes that must wait (a record still arriving, output
+ * the socket did not take): one waiting for its answer holds none.  It knows no timer, pool or work driver: when the peer leaves, it
  * cancels the application's call.  Errors: void-and-close; anything wrong
  * on a connection closes that connection with one sanitised log line,
  * never the process.  A connection that must close is marked and freed in
@@ -57,6 +59,7 @@ struct fcgi_conn_set {
 						   the order they began to
 						   wait */
 	struct fcgi_conn_list	 free;		/* closed, kept for reuse */
+	uint8_t			*scratch;	/* every read lands here */
 	unsigned		 free_count;
 	uint64_t		 next_id;
 	unsigned		 admitted;	/* requests begun, not ended */
@@ -85,8 +88,8 @@ int fcgi_conn_can_make_room(const struct fcgi_conn_set *set);
 
 /* Frees the connections that sit between requests (a drain begins). */
 void fcgi_conn_close_idle(struct fcgi_conn_set *set);
-/* Frees every connection, cancelling what each was doing, and the kept
- * ones. */
+/* Frees every connection, cancelling what each was doing, the kept ones
+ * and the read buffer. */
 void fcgi_conn_close_all(struct fcgi_conn_set *set);
 /* Frees the closed connections kept for reuse. */
 void fcgi_conn_free_unused(struct fcgi_conn_set *set);

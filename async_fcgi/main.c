@@ -29,7 +29,6 @@
 
 #include "async_fcgi/async_handler.h"
 #include "async_fcgi/fcgi_server.h"
-#include "async_fcgi/loop_mem.h"
 #include "async_fcgi/supervisor.h"
 #include "async_fcgi/worker_slots.h"
 #include "common/limits.h"
@@ -229,7 +228,6 @@ main_serve(void *arg, unsigned index)
 	if (rc == 1)		/* told to stop now: do not wait for workers */
 		_exit(0);
 	async_handler_free(app);
-	loop_mem_release();
 	return rc == 0 ? 0 : 1;
 }
 
@@ -280,7 +278,6 @@ main(int argc, char **argv)
 
 	/* Under a daemonised lighttpd without breakagelog: syslog. */
 	stderr_log_init("async_fcgi");
-	loop_mem_install();	/* before any libevent call */
 	if (settings_load(&settings, "", error, sizeof(error)) == -1)
 		die("%s", error);
 	while ((ch = getopt_long(argc, argv, "l:m:s:n:t:w:hV", longopts,
