@@ -4,12 +4,20 @@
  * responder that answers every request with one constant response.
  *
  * It does what async_fcgi's plain /async must do at the least (accept,
- * frame records off a bufferevent, wait for the end of PARAMS and STDIN,
- * write STDOUT, the empty STDOUT and END_REQUEST, close unless KEEP_CONN)
- * and nothing else: no PARAMS decoding, routing, counting, time or JSON.
- * Its figures are the limit for that design on the machine, and the bench
- * gives /async's as a ratio to them.  The answer is as long as /async's,
- * so the bytes written are alike.
+ * frame records, wait for the end of PARAMS and STDIN, write STDOUT, the
+ * empty STDOUT and END_REQUEST, close unless KEEP_CONN) and nothing else:
+ * no PARAMS decoding, routing, counting, time, limits or JSON.  Its figures
+ * are the limit for that design on the machine, and the bench gives
+ * /async's as a ratio to them.  The answer is as long as /async's, so the
+ * bytes written are alike.  Built two ways:
+ *
+ *  - const_fcgi: records framed off a bufferevent, the answer written
+ *    through it (issue 18's floor: the usual libevent responder);
+ *  - const_fcgi_lean (-DCONST_FCGI_LEAN): async_fcgi's own I/O design (one
+ *    persistent event per connection, every read into one buffer and the
+ *    records framed where they lie, only a record's unfinished tail kept,
+ *    the answer sent at once), so the cost of everything else async_fcgi
+ *    does shows alone.
  *
  * It listens on descriptor 0 (lighttpd bin-path, spawn-fcgi) or, given one
  * argument, on 127.0.0.1:PORT.  Not part of syncasync: built by
@@ -25,6 +33,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <errno.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -56,13 +66,6 @@ static uint8_t const_records[HEADER_LEN + sizeof(const_answer) + 7 +
     HEADER_LEN + HEADER_LEN + 8];
 static size_t const_records_len;
 
-struct conn {
-	struct bufferevent *bev;
-	int	keep;
-	int	params_done;
-	int	closing;
-};
-
 static void
 header(uint8_t *p, int type, unsigned id, size_t len, unsigned pad)
 {
@@ -93,6 +96,195 @@ records_build(void)
 	p += HEADER_LEN + 8;
 	const_records_len = (size_t)(p - const_records);
 }
+
+#if CONST_FCGI_LEAN
+#define READ_MAX	65536
+#define RECORD_MAX	(HEADER_LEN + 65535 + 255)
+
+/* Every read lands here, behind a connection's kept tail. */
+static uint8_t scratch[RECORD_MAX + READ_MAX];
+
+struct conn {
+	struct event	*ev;
+	int		 fd;
+	int		 keep;
+	int		 params_done;
+	int		 closing;
+	uint8_t		*tail;		/* a record still arriving */
+	size_t		 tail_len;
+	uint8_t		*out;		/* output the socket did not take */
+	size_t		 out_off, out_len;
+};
+
+static void
+conn_free(struct conn *c)
+{
+	event_free(c->ev);
+	close(c->fd);
+	free(c->tail);
+	free(c->out);
+	free(c);
+}
+
+/* Sends len bytes now, keeping what the socket does not take; -1 on a
+ * socket error. */
+static int
+conn_send(struct conn *c, const uint8_t *p, size_t len)
+{
+	ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		return -1;
+	if (n < 0)
+		n = 0;
+	if ((size_t)n == len)
+		return 0;
+	/* Rare: one answer at a time, so nothing is queued before it. */
+	if ((c->out = malloc(len - (size_t)n)) == NULL)
+		return -1;
+	memcpy(c->out, p + n, len - (size_t)n);
+	c->out_off = 0;
+	c->out_len = len - (size_t)n;
+	event_del(c->ev);
+	event_assign(c->ev, event_get_base(c->ev), c->fd, EV_WRITE | EV_PERSIST,
+	    event_get_callback(c->ev), c);
+	event_add(c->ev, NULL);
+	return 0;
+}
+
+static int
+respond(struct conn *c, unsigned id)
+{
+	size_t off = 0;
+
+	/* Patch the request id into each of the three headers. */
+	while (off < const_records_len) {
+		size_t len = ((size_t)const_records[off + 4] << 8 |
+		    const_records[off + 5]) + const_records[off + 6];
+
+		const_records[off + 2] = (uint8_t)(id >> 8);
+		const_records[off + 3] = (uint8_t)id;
+		off += HEADER_LEN + len;
+	}
+	c->params_done = 0;
+	if (!c->keep)
+		c->closing = 1;
+	return conn_send(c, const_records, const_records_len);
+}
+
+/* Frames the records in buf[0, len); returns the bytes used, or -1 to
+ * close. */
+static ssize_t
+frame(struct conn *c, const uint8_t *buf, size_t len)
+{
+	size_t used = 0, clen, total;
+
+	while (!c->closing && c->out_len == 0 && len - used >= HEADER_LEN) {
+		const uint8_t *h = buf + used;
+
+		clen = (size_t)h[4] << 8 | h[5];
+		total = HEADER_LEN + clen + h[6];
+		if (len - used < total)
+			break;
+		switch (h[1]) {
+		case BEGIN_REQUEST:
+			if (clen < 3)
+				return -1;
+			c->keep = (h[HEADER_LEN + 2] & KEEP_CONN) != 0;
+			break;
+		case PARAMS:
+			if (clen == 0)
+				c->params_done = 1;
+			break;
+		case STDIN:
+			if (clen == 0 && c->params_done &&
+			    respond(c, (unsigned)h[2] << 8 | h[3]) == -1)
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+		used += total;
+	}
+	return (ssize_t)used;
+}
+
+static void
+conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	ssize_t n, used;
+	size_t have = c->tail_len;
+
+	if (what & EV_WRITE) {
+		n = send(fd, c->out + c->out_off, c->out_len, MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN)
+			goto done;
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			c->out_len -= (size_t)n;
+		}
+		if (c->out_len > 0)
+			return;
+		free(c->out);
+		c->out = NULL;
+		if (c->closing)
+			goto done;
+		event_del(c->ev);
+		event_assign(c->ev, event_get_base(c->ev), fd,
+		    EV_READ | EV_PERSIST, conn_cb, c);
+		event_add(c->ev, NULL);
+		return;
+	}
+	memcpy(scratch, c->tail, have);
+	n = recv(fd, scratch + have, READ_MAX, 0);
+	if (n <= 0) {
+		if (n < 0 && errno == EAGAIN)
+			return;
+		goto done;
+	}
+	if ((used = frame(c, scratch, have + (size_t)n)) < 0)
+		goto done;
+	if (c->closing && c->out_len == 0)
+		goto done;
+	free(c->tail);
+	c->tail = NULL;
+	c->tail_len = have + (size_t)n - (size_t)used;
+	if (c->tail_len > 0) {
+		if ((c->tail = malloc(c->tail_len)) == NULL)
+			goto done;
+		memcpy(c->tail, scratch + used, c->tail_len);
+	}
+	return;
+done:
+	conn_free(c);
+}
+
+static void
+acceptcb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int socklen, void *arg)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || (c->ev = event_new(evconnlistener_get_base(l), fd,
+	    EV_READ | EV_PERSIST, conn_cb, c)) == NULL ||
+	    event_add(c->ev, NULL) == -1) {
+		if (c != NULL && c->ev != NULL)
+			event_free(c->ev);
+		free(c);
+		evutil_closesocket(fd);
+		return;
+	}
+	c->fd = fd;
+}
+
+#else
+struct conn {
+	struct bufferevent *bev;
+	int	keep;
+	int	params_done;
+	int	closing;
+};
 
 static void
 conn_free(struct conn *c)
@@ -199,6 +391,8 @@ acceptcb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setcb(c->bev, readcb, writecb, eventcb, c);
 	bufferevent_enable(c->bev, EV_READ);
 }
+
+#endif
 
 static void
 stopcb(evutil_socket_t sig, short what, void *arg)

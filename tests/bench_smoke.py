@@ -30,14 +30,14 @@ harness.need_tool(tap, "WRK", "wrk", "wrk")
 harness.need_tool(tap, "LIGHTTPD", "lighttpd", "lighttpd")
 
 BENCH = os.path.join(harness.SRCDIR, "bench", "run-bench")
-ROW_KEYS = ["static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async",
-            "lighttpd_async_w2", "lighttpd_ref_cgi", "lighttpd_sync",
+ROW_KEYS = ["static", "lighttpd_const_fcgi", "lighttpd_const_lean", "lighttpd_ref_fcgi",
+            "lighttpd_async", "lighttpd_async_w2", "lighttpd_ref_cgi", "lighttpd_sync",
             "lighttpd_pool", "fastapi_async", "fastapi_def", "lighttpd_fastapi_async",
             "lighttpd_fastapi_def", "apache_ref_noreuse",
             "apache_async_reuse", "apache_ref_reuse", "apache_sync"]
 MODELS = ["timer", "offload", "timer_w2", "sync", "fastapi_async", "fastapi_def"]
-ALWAYS = ["static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async",
-          "lighttpd_async_w2", "lighttpd_ref_cgi", "lighttpd_sync", "lighttpd_pool"]
+ALWAYS = ["static", "lighttpd_const_fcgi", "lighttpd_const_lean", "lighttpd_ref_fcgi",
+          "lighttpd_async", "lighttpd_async_w2", "lighttpd_ref_cgi", "lighttpd_sync", "lighttpd_pool"]
 
 
 def alive(pid):
@@ -93,7 +93,7 @@ with tempfile.TemporaryDirectory(prefix="bench-smoke.") as tmp:
            {k: rows.get(k, {}).get("cpu") for k in ALWAYS})
     det = {d.get("name"): d for d in res.get("deterministic", [])}
     skipped = " ".join(res.get("skipped", []))
-    bad = [n for n in ("async_fcgi", "const_fcgi", "ref_fcgi")
+    bad = [n for n in ("async_fcgi", "const_fcgi", "const_fcgi_lean", "ref_fcgi")
            if n not in det or not all(
                (det[n].get(k) or 0) > 0 or ("%s %s" % (n, k)) in skipped
                for k in ("instructions", "syscalls"))]

@@ -49,11 +49,15 @@ class Bench:
                 raise SystemExit("run-bench: %s is not built (run make first)" % path)
             self.binaries[os.path.basename(name)] = path
         cc = os.environ.get("CC") or "cc"
-        for name, libs in (("ref_fcgi", ["-lfcgi"]), ("ref_cgi", []),
-                           ("const_fcgi", ["-levent_core"])):
+        # const_fcgi_lean: the same source with async_fcgi's I/O design.
+        for name, src, flags in (("ref_fcgi", "ref_fcgi", ["-lfcgi"]),
+                                 ("ref_cgi", "ref_cgi", []),
+                                 ("const_fcgi", "const_fcgi", ["-levent_core"]),
+                                 ("const_fcgi_lean", "const_fcgi",
+                                  ["-DCONST_FCGI_LEAN=1", "-levent_core"])):
             out = os.path.join(self.run_dir, name)
             r = subprocess.run(cc.split() + ["-O2", "-o", out,
-                                             os.path.join(BENCH_DIR, name + ".c")] + libs,
+                                             os.path.join(BENCH_DIR, src + ".c")] + flags,
                                capture_output=True, text=True)
             if r.returncode != 0:
                 raise SystemExit("run-bench: cannot build %s: %s (Debian packages libfcgi-dev, "

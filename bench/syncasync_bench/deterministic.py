@@ -35,6 +35,7 @@ def backends(bench):
                                     "127.0.0.1:%d" % port, "--mode", "timer",
                                     "--stall-ms", "100000"],
         "const_fcgi": lambda port: [bench.binaries["const_fcgi"], str(port)],
+        "const_fcgi_lean": lambda port: [bench.binaries["const_fcgi_lean"], str(port)],
         "ref_fcgi": lambda port: [bench.binaries["ref_fcgi"], "127.0.0.1:%d" % port],
     }
 

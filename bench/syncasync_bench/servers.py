@@ -81,6 +81,7 @@ def lighttpd(bench, name, sleep=0, sleep_on="0", pool=False, fastapi_port=None,
         "SYNCASYNC_BENCH_REF_CGI": bench.binaries["ref_cgi"],
         "SYNCASYNC_BENCH_REF_FCGI": bench.binaries["ref_fcgi"],
         "SYNCASYNC_BENCH_CONST_FCGI": bench.binaries["const_fcgi"],
+        "SYNCASYNC_BENCH_CONST_FCGI_LEAN": bench.binaries["const_fcgi_lean"],
         "SYNCASYNC_BENCH_FASTAPI_PORT": str(fastapi_port or 9)})
     # 100 bytes exactly: the static-file ceiling row.
     with open(os.path.join(served.run_dir, "htdocs", "static.txt"), "w") as f:

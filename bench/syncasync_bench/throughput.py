@@ -13,6 +13,8 @@ from .procs import BenchError, log
 ROW_DEFS = [
     ("static", "lighttpd, 100-byte static file (ceiling)", None),
     ("lighttpd_const_fcgi", "lighttpd + mod_fastcgi + constant libevent (floor)", "static"),
+    ("lighttpd_const_lean", "lighttpd + mod_fastcgi + constant libevent, async_fcgi's I/O",
+     "lighttpd_const_fcgi"),
     ("lighttpd_ref_fcgi", "lighttpd + mod_fastcgi + libfcgi reference", "static"),
     ("lighttpd_async", "lighttpd + mod_fastcgi + async_fcgi /async", "lighttpd_ref_fcgi"),
     ("lighttpd_async_w2", "lighttpd + mod_fastcgi + async_fcgi --workers 2 /async",
@@ -31,7 +33,7 @@ ROW_DEFS = [
     ("apache_sync", "Apache + mod_cgid + sync_cgi /sync", "lighttpd_ref_cgi"),
 ]
 LABELS = {key: label for key, label, _ in ROW_DEFS}
-LIGHTTPD_ROWS = ("static", "lighttpd_const_fcgi", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi",
+LIGHTTPD_ROWS = ("static", "lighttpd_const_fcgi", "lighttpd_const_lean", "lighttpd_ref_fcgi", "lighttpd_async", "lighttpd_ref_cgi",
                  "lighttpd_sync", "lighttpd_pool", "lighttpd_async_w2")
 APACHE_ROWS = ("apache_async_reuse", "apache_ref_noreuse", "apache_ref_reuse", "apache_sync")
 
@@ -123,6 +125,7 @@ def start_all(bench, urls, skip, servers_up):
         base = served.url
         urls.update(static=base + "/static.txt", lighttpd_ref_fcgi=base + "/ref-fcgi",
                     lighttpd_const_fcgi=base + "/const-fcgi",
+                    lighttpd_const_lean=base + "/const-fcgi-lean",
                     lighttpd_async=base + "/async", lighttpd_ref_cgi=base + "/ref-cgi",
                     lighttpd_sync=base + "/sync", lighttpd_pool=base + "/pool")
         if fastapi_port is not None:
