@@ -138,6 +138,8 @@ conn_buf_add(struct conn_buf *b, const uint8_t *data, size_t len)
 	size_t want = b->len + len;
 	uint8_t *p;
 
+	if (len == 0)
+		return 0;
 	if (b->off > 0) {
 		memmove(b->data, b->data + b->off, b->len);
 		b->off = 0;
