@@ -282,14 +282,18 @@ conn_arm(struct fcgi_conn *c)
 		want |= EV_READ;
 	if (c->out.len > 0)
 		want |= EV_WRITE;
+	if (want == 0) {
+		if (c->armed)
+			event_del(conn_ev(c));
+		c->armed = 0;
+		return;
+	}
 	if (want == c->armed && c->timeout_us == c->armed_us)
 		return;
 	if (want != c->armed) {
 		if (c->armed)
 			event_del(conn_ev(c));
 		c->armed = 0;
-		if (want == 0)
-			return;
 		event_assign(conn_ev(c), c->set->base, c->fd,
 		    (short)(want | EV_PERSIST), conn_eventcb, c);
 	}
@@ -843,11 +847,15 @@ fcgi_conn_new(struct fcgi_conn_set *set, int fd)
 	set->stats->connections++;
 	set->stats->accepted++;
 	conn_wait_enter(c);
-	conn_arm(c);
-	if (c->close == CONN_NOW) {	/* the loop refused the socket */
-		conn_free(c);
-		return -1;
-	}
+	/*
+	 * Read at once: a web server writes its request as soon as it has
+	 * connected, so by the time the listener wakes it is usually here,
+	 * and a connection answered now never enters epoll (no epoll_ctl,
+	 * no wake-up).  When nothing is there yet, one recv is spent.
+	 */
+	conn_read(c);
+	conn_check_pace(c);
+	conn_settle(c);
 	return 0;
 }
 

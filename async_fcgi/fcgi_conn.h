@@ -71,8 +71,9 @@ struct fcgi_conn_set {
 
 void fcgi_conn_set_init(struct fcgi_conn_set *set);
 
-/* Makes the non-blocking connected socket fd a connection of set; 0, or -1
- * (fd closed). */
+/* Makes the non-blocking connected socket fd a connection of set and
+ * applies what has arrived on it already (a plain request may be answered
+ * and its connection freed before this returns); 0, or -1 (fd closed). */
 int fcgi_conn_new(struct fcgi_conn_set *set, int fd);
 
 /*
