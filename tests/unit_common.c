@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -909,6 +911,52 @@ test_clock_cache(void)
 	TAP_EQ_STR(a, "2024-11-26 13:05:37", "  and back again");
 }
 
+/*
+ * clock_format_local writes its own digits for the years 1000 to 9999: the
+ * bytes strftime("%Y-%m-%d %H:%M:%S") gives for the same localtime_r, in a
+ * zone with daylight saving time and a negative offset (a POSIX rule: no
+ * zone file needed), and past both ends of the range, where it hands over
+ * to strftime.
+ */
+static void
+test_clock_strftime(void)
+{
+	static const char *const zones[] = {
+		"UTC0", "CET-1CEST,M3.5.0,M10.5.0/3", "NST3:30NDT,M3.2.0,M11.1.0",
+	};
+	/* 0999-12-31 23:59:59 UTC to 10000-01-01 00:00:00 UTC, in steps that
+	 * land on every hour, minute and second sooner or later. */
+	const int64_t first = -30610224001LL, last = 253402300800LL;
+	const int64_t step = 86400LL * 97 + 3600 * 7 + 60 * 13 + 11;
+	char ours[CLOCK_TIME_LEN], theirs[CLOCK_TIME_LEN];
+	size_t z;
+	int64_t t;
+	int bad = 0, checked = 0;
+
+	for (z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+		setenv("TZ", zones[z], 1);
+		tzset();
+		for (t = first; t <= last + step; t += step) {
+			time_t seconds = (time_t)(t < last ? t : last);
+			struct tm tm;
+
+			if (localtime_r(&seconds, &tm) == NULL ||
+			    strftime(theirs, sizeof(theirs),
+			    "%Y-%m-%d %H:%M:%S", &tm) == 0)
+				strcpy(theirs, "1970-01-01 00:00:00");
+			clock_format_local((int64_t)seconds * 1000000, ours);
+			checked++;
+			if (strcmp(ours, theirs) != 0 && bad++ < 3)
+				printf("# %s %lld: \"%s\", strftime \"%s\"\n",
+				    zones[z], (long long)seconds, ours, theirs);
+		}
+	}
+	setenv("TZ", "UTC", 1);
+	tzset();
+	TAP_OK(checked > 3 * 30000 && bad == 0,
+	    "clock_format_local: strftime's bytes, years 999 to 10000, 3 zones");
+}
+
 static void
 test_response(void)
 {
@@ -975,6 +1023,7 @@ main(void)
 	test_response_build();
 	test_response_writer();
 	test_clock_cache();
+	test_clock_strftime();
 	clock_format_local(1732626337000000LL, when);
 	TAP_EQ_STR(when, "2024-11-26 13:05:37", "clock_format_local (UTC)");
 	TAP_OK(clock_thread_id() > 0, "clock_thread_id");
