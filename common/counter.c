@@ -3,7 +3,10 @@
  * counter.c - the flock-protected request counter (counter.h).
  *
  * Record format: twenty decimal digits and a newline, so `cat` shows it and
- * every rewrite has the same length.  An empty file counts as 0.
+ * every rewrite has the same length.  An empty file counts as 0.  A CGI
+ * process runs this once in its life: the success path calls no stdio
+ * (snprintf would fault in vfprintf's code on every request); the system
+ * calls are the ones the checks need (doc/DESIGN-NOTES.md, "The counter").
  */
 #include "config.h"
 
@@ -53,24 +56,38 @@ read_value(int fd, uint64_t *value)
 	    0 : -1;
 }
 
+/* value as the record: twenty digits, zero-padded, and '\n'. */
+static void
+format_record(uint64_t value, char record[COUNTER_RECORD_LEN])
+{
+	int i;
+
+	record[COUNTER_RECORD_LEN - 1] = '\n';
+	for (i = COUNTER_RECORD_LEN - 2; i >= 0; i--) {
+		record[i] = (char)('0' + value % 10);
+		value /= 10;
+	}
+}
+
 int
 counter_next(const char *state_dir, uint64_t *value, char *err, size_t errlen)
 {
-	char record[COUNTER_RECORD_LEN + 1];
+	char record[COUNTER_RECORD_LEN];
 	struct stat st;
+	uid_t euid = geteuid();
 	uint64_t current;
 	int dir_fd = -1, fd = -1, rc = -1;
 	ssize_t put;
 
-	dir_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	dir_fd = openat(AT_FDCWD, state_dir, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC);
 	if (dir_fd == -1) {
 		fail(err, errlen, "cannot open state directory", state_dir,
 		    errno);
 		goto done;
 	}
 	if (fstat(dir_fd, &st) == -1 ||
-	    (st.st_uid != geteuid() && st.st_uid != 0) ||
+	    (st.st_uid != euid && st.st_uid != 0) ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
 		fail(err, errlen, "state directory must be owned by this user "
 		    "and writable by nobody else:", state_dir, 0);
@@ -84,7 +101,7 @@ counter_next(const char *state_dir, uint64_t *value, char *err, size_t errlen)
 		goto done;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid() || st.st_nlink != 1 ||
+	    st.st_uid != euid || st.st_nlink != 1 ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
 		fail(err, errlen, "counter file must be a regular file owned by "
 		    "this user, with one link, writable by nobody else, in",
@@ -102,8 +119,7 @@ counter_next(const char *state_dir, uint64_t *value, char *err, size_t errlen)
 		fail(err, errlen, "counter file is corrupt in", state_dir, 0);
 		goto done;
 	}
-	snprintf(record, sizeof(record), "%020llu\n",
-	    (unsigned long long)(current + 1));
+	format_record(current + 1, record);
 	do
 		put = pwrite(fd, record, COUNTER_RECORD_LEN, 0);
 	while (put == -1 && errno == EINTR);
