@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,30 +75,44 @@ cgi_param(void *ctx, const char *name)
 	return getenv(name);
 }
 
+/* The whole response, straight to descriptor 1 (no stdio buffer: one
+ * write(2) for the one buffer the handler hands over).  ctx counts failures. */
 static int
 cgi_write(void *ctx, const void *data, size_t len)
 {
-	return fwrite(data, 1, len, (FILE *)ctx) == len ? 0 : -1;
+	const char *p = data;
+	ssize_t done;
+
+	while (len > 0) {
+		done = write(STDOUT_FILENO, p, len);
+		if (done == -1 && errno == EINTR)
+			continue;
+		if (done <= 0) {
+			++*(int *)ctx;
+			return -1;
+		}
+		p += done;
+		len -= (size_t)done;
+	}
+	return 0;
 }
 
 /* Serves the one request of a CGI process.  Exit status. */
 static int
 cgi_serve(void)
 {
-	static char out_buffer[8192];
 	struct settings settings;
 	char error[SA_ERROR_MAX];
-	struct sync_io io = { cgi_param, cgi_write, NULL };
+	int failed_writes = 0;
+	struct sync_io io = { cgi_param, cgi_write, &failed_writes };
 	int ok;
 
-	setvbuf(stdout, out_buffer, _IOFBF, sizeof(out_buffer));
-	io.ctx = stdout;
 	ok = settings_load(&settings, SYNCASYNC_STATE_DIR, error,
 	    sizeof(error)) == 0;
 	if (!ok)
 		fprintf(stderr, "sync_cgi: %s\n", error);
 	sync_handler_serve(&io, ok ? &settings : NULL, error);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return failed_writes == 0 ? 0 : 1;
 }
 
 /* A whole number option in [min, max], or exit 2 naming it. */
@@ -139,7 +154,9 @@ main(int argc, char **argv)
 
 	/* Under a daemonised lighttpd without breakagelog: syslog. */
 	stderr_log_init("sync_cgi");
-	while ((ch = getopt_long(argc, argv, "l:w:hV", longopts, NULL)) != -1) {
+	/* A CGI process is exec'd without arguments: no getopt then. */
+	while (argc > 1 &&
+	    (ch = getopt_long(argc, argv, "l:w:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			listen_spec = optarg;
