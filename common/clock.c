@@ -5,12 +5,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/zone.h"
 
 static int64_t
 read_us(clockid_t clock)
@@ -42,12 +44,94 @@ put_2digits(char *p, int v)
 }
 
 /*
- * localtime_r runs once per second of us: the string of the last second
- * asked for is kept per thread and copied while it holds.  For the years
- * 1000 to 9999 the digits are written here, the bytes strftime(3) gives
- * (tests/unit_common.c compares them) without its locale machinery, which
- * a CGI process would otherwise fault in on every request; other years go
- * through strftime.
+ * "%Y-%m-%d %H:%M:%S" for a year from 1000 to 9999, the bytes strftime(3)
+ * gives (tests/unit_common.c compares them), without its locale machinery.
+ * 0, or -1 for another year.
+ */
+static int
+put_time(char out[CLOCK_TIME_LEN], int year, int mon, int mday, int hour,
+    int min, int sec)
+{
+	if (year < 1000 || year > 9999)
+		return -1;
+	memcpy(out, "0000-00-00 00:00:00", CLOCK_TIME_LEN);
+	put_2digits(out, year / 100);
+	put_2digits(out + 2, year % 100);
+	put_2digits(out + 5, mon);
+	put_2digits(out + 8, mday);
+	put_2digits(out + 11, hour);
+	put_2digits(out + 14, min);
+	put_2digits(out + 17, sec);
+	return 0;
+}
+
+/* The proleptic Gregorian date: the days-to-civil conversion of
+ * H. Hinnant's chrono algorithms (an era is 400 years). */
+int
+clock_format_shifted(int64_t local, char out[CLOCK_TIME_LEN])
+{
+	int64_t days = local / 86400, secs = local % 86400, era, year;
+	int64_t doe, yoe, doy, mp;
+	int mon;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	days += 719468;		/* from 1970-01-01 to 0000-03-01 */
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	mon = (int)(mp < 10 ? mp + 3 : mp - 9);
+	year = yoe + era * 400 + (mon <= 2);
+	if (year < 1000 || year > 9999)
+		return -1;
+	return put_time(out, (int)year, mon, (int)(doy - (153 * mp + 2) / 5 + 1),
+	    (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
+/*
+ * The UTC offset at seconds by zone_lookup(), when TZ is unset (glibc then
+ * reads ZONE_DEFAULT_FILE too): 0 with *offset, or -1 for localtime_r to
+ * decide.  The span last read is kept per thread; once the reader cannot
+ * answer, this thread leaves the zone to localtime_r.
+ */
+static int
+local_offset(time_t seconds, long *offset)
+{
+	static __thread struct zone_span span;
+	static __thread int state;	/* 0 unread, 1 span read, -1 given up */
+
+	if (state < 0 || getenv("TZ") != NULL)
+		return -1;
+	if (state == 0 || seconds < span.from || seconds >= span.until)
+		state = zone_lookup(ZONE_DEFAULT_FILE, seconds, &span) == 0 ?
+		    1 : -1;
+	*offset = span.offset;
+	return state > 0 ? 0 : -1;
+}
+
+/* localtime_r's answer, as put_time() or, for other years, strftime. */
+static void
+format_by_libc(time_t seconds, char out[CLOCK_TIME_LEN])
+{
+	struct tm tm;
+
+	if (localtime_r(&seconds, &tm) == NULL ||
+	    (put_time(out, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec) == -1 &&
+	    strftime(out, CLOCK_TIME_LEN, "%Y-%m-%d %H:%M:%S", &tm) == 0))
+		memcpy(out, "1970-01-01 00:00:00", CLOCK_TIME_LEN);
+}
+
+/*
+ * The string of the last second asked for is kept per thread and copied
+ * while it holds.  The offset comes from local_offset(), so a CGI process
+ * does not load glibc's time zone code (doc/DESIGN-NOTES.md, "Local
+ * time"); with TZ set, or where the reader leaves it, localtime_r and,
+ * outside the years 1000-9999, strftime decide.
  */
 void
 clock_format_local(int64_t us, char out[CLOCK_TIME_LEN])
@@ -56,28 +140,15 @@ clock_format_local(int64_t us, char out[CLOCK_TIME_LEN])
 	static __thread int cached_valid;
 	static __thread char cached[CLOCK_TIME_LEN];
 	time_t seconds = (time_t)(us / 1000000);
-	struct tm tm;
-	int year;
+	long offset;
 
 	if (cached_valid && seconds == cached_seconds) {
 		memcpy(out, cached, CLOCK_TIME_LEN);
 		return;
 	}
-	if (localtime_r(&seconds, &tm) == NULL)
-		memcpy(cached, "1970-01-01 00:00:00", CLOCK_TIME_LEN);
-	else if ((year = tm.tm_year + 1900) >= 1000 && year <= 9999) {
-		/* "%Y-%m-%d %H:%M:%S" */
-		memcpy(cached, "0000-00-00 00:00:00", CLOCK_TIME_LEN);
-		put_2digits(cached, year / 100);
-		put_2digits(cached + 2, year % 100);
-		put_2digits(cached + 5, tm.tm_mon + 1);
-		put_2digits(cached + 8, tm.tm_mday);
-		put_2digits(cached + 11, tm.tm_hour);
-		put_2digits(cached + 14, tm.tm_min);
-		put_2digits(cached + 17, tm.tm_sec);
-	} else if (strftime(cached, CLOCK_TIME_LEN, "%Y-%m-%d %H:%M:%S",
-	    &tm) == 0)
-		memcpy(cached, "1970-01-01 00:00:00", CLOCK_TIME_LEN);
+	if (local_offset(seconds, &offset) == -1 ||
+	    clock_format_shifted((int64_t)seconds + offset, cached) == -1)
+		format_by_libc(seconds, cached);
 	cached_seconds = seconds;
 	cached_valid = 1;
 	memcpy(out, cached, CLOCK_TIME_LEN);

@@ -19,6 +19,13 @@ int64_t clock_mono_us(void);
 /* Formats us (epoch microseconds) as local "%Y-%m-%d %H:%M:%S". */
 void clock_format_local(int64_t us, char out[CLOCK_TIME_LEN]);
 
+/*
+ * Formats local, seconds since the epoch already shifted by a UTC offset,
+ * as "%Y-%m-%d %H:%M:%S" (the bytes strftime gives for gmtime_r(local)).
+ * Returns 0, or -1 for a year outside 1000 to 9999 (out is then unset).
+ */
+int clock_format_shifted(int64_t local, char out[CLOCK_TIME_LEN]);
+
 /* The calling thread's OS thread id (gettid(2)). */
 long clock_thread_id(void);
 

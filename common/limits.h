@@ -43,6 +43,12 @@
 #define SA_POOL_RESPAWN_MS	1000UL			/* 1 s before restarting a
 							   worker that died young */
 
+/* The local time zone (zone.c). */
+#define SA_ZONE_FILE_MAX	8192			/* bytes of a TZif file read
+							   (tzdata 2025's largest:
+							   3,872); a larger one is
+							   left to localtime_r */
+
 /* CGI requests (sync_cgi). */
 #define SA_QUERY_MAX		2048			/* bytes of QUERY_STRING */
 #define SA_CONTENT_LENGTH_MAX	1048576UL		/* 1M, request body */
