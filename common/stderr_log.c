@@ -293,14 +293,18 @@ stderr_log_init(const char *ident)
 		.write = stderr_log_write,
 		.close = stderr_log_close,
 	};
+	static int chosen = -1;
 	FILE *stream;
-	int mode = stderr_log_destination();
+	int mode;
 
+	if (chosen != -1)
+		return chosen;	/* once per process */
+	chosen = mode = stderr_log_destination();
 	if (mode == STDERR_LOG_UNTOUCHED)
 		return mode;
 	stream = fopencookie(NULL, "w", io);
 	if (stream == NULL)
-		return STDERR_LOG_UNTOUCHED;
+		return chosen = STDERR_LOG_UNTOUCHED;
 	/* Line-buffered: a line is sent when it ends, not at exit. */
 	setvbuf(stream, NULL, _IOLBF, 0);
 	stderr_log_ident = ident;

@@ -39,9 +39,11 @@
  * of at most SA_LOG_LINE_MAX bytes (a longer one is stamped once and
  * written whole, or sent to syslog in pieces at the level of its start).
  * Returns the STDERR_LOG_* it chose (STDERR_LOG_UNTOUCHED also when the
- * stream could not be made).  Call it first in main(), before anything is
- * written to stderr.  ident (the program's name, also the prefix its lines
- * start with) must outlive the process: a string literal.
+ * stream could not be made).  Call it before anything is written to
+ * stderr: first in main(), or (a CGI process, which seldom logs) before
+ * its first line.  A second call does nothing and returns the first
+ * answer.  ident (the program's name, also the prefix its lines start
+ * with) must outlive the process: a string literal.
  */
 int stderr_log_init(const char *ident);
 

@@ -68,6 +68,14 @@ usage(FILE *out)
 
 /* --- CGI: the request is this process's environment and stdout ----------- */
 
+/* Whether the web server gave us a request (RFC 3875, 4.1). */
+static int
+cgi_environment(void)
+{
+	return getenv("GATEWAY_INTERFACE") != NULL ||
+	    getenv("REQUEST_METHOD") != NULL;
+}
+
 static const char *
 cgi_param(void *ctx, const char *name)
 {
@@ -109,8 +117,10 @@ cgi_serve(void)
 
 	ok = settings_load(&settings, SYNCASYNC_STATE_DIR, error,
 	    sizeof(error)) == 0;
-	if (!ok)
+	if (!ok) {
+		stderr_log_init("sync_cgi");
 		fprintf(stderr, "sync_cgi: %s\n", error);
+	}
 	sync_handler_serve(&io, ok ? &settings : NULL, error);
 	return failed_writes == 0 ? 0 : 1;
 }
@@ -152,11 +162,18 @@ main(int argc, char **argv)
 	unsigned workers = 0;
 	int ch, fd, status;
 
+	/*
+	 * A CGI request (no arguments, no socket, a CGI environment) sets up
+	 * its log stream only when it has a line to write (stderr_log_init()
+	 * in cgi_serve() and sync_handler.c): making the stream costs every
+	 * request a heap (doc/DESIGN-NOTES.md, "Start-up cost").
+	 */
+	if (argc == 1 && getenv("LISTEN_FDS") == NULL &&
+	    !listen_is_listening(0) && cgi_environment())
+		return cgi_serve();
 	/* Under a daemonised lighttpd without breakagelog: syslog. */
 	stderr_log_init("sync_cgi");
-	/* A CGI process is exec'd without arguments: no getopt then. */
-	while (argc > 1 &&
-	    (ch = getopt_long(argc, argv, "l:w:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:w:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			listen_spec = optarg;
@@ -195,8 +212,7 @@ main(int argc, char **argv)
 	if (listen_is_listening(0))
 		return serve_fastcgi(0, workers);
 
-	if (getenv("GATEWAY_INTERFACE") == NULL &&
-	    getenv("REQUEST_METHOD") == NULL) {
+	if (!cgi_environment()) {
 		fprintf(stderr, "sync_cgi: no CGI environment "
 		    "(GATEWAY_INTERFACE and REQUEST_METHOD are unset) and "
 		    "descriptor 0 is not a listening socket\n\n");

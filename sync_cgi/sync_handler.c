@@ -15,8 +15,20 @@
 #include "common/limits.h"
 #include "common/response.h"
 #include "common/settings.h"
+#include "common/stderr_log.h"
 #include "common/work_blocking.h"
 #include "sync_cgi/sync_handler.h"
+
+/*
+ * Before a log line (or work whose libraries may write one): a CGI process
+ * makes its log stream only now (main.c); a worker made it at start, and
+ * then this does nothing.
+ */
+static void
+log_ready(void)
+{
+	stderr_log_init("sync_cgi");
+}
 
 /* Writes the whole response (the body unless head).  0 or -1. */
 static int
@@ -38,6 +50,7 @@ send_error(const struct sync_io *io, int status, int head,
 	char body[RESPONSE_BODY_MAX];
 	size_t len = response_error_write(public_message, body, sizeof(body));
 
+	log_ready();
 	fprintf(stderr, "sync_cgi: %d: %s\n", status,
 	    detail != NULL ? detail : public_message);
 	if (len == 0 || send_response(io, status, head, body, len) == -1)
@@ -76,6 +89,7 @@ sync_handler_serve(const struct sync_io *io, const struct settings *settings,
 	if (plan.sleeper) {
 		struct work_result work;
 
+		log_ready();
 		work_blocking_run(settings, plan.sleep_us, &work);
 		if (work.status != 0)
 			return send_error(io, work.status, plan.head,
@@ -86,8 +100,10 @@ sync_handler_serve(const struct sync_io *io, const struct settings *settings,
 	    (long)getpid(), started_us, NULL);
 	if ((len = response_json_write(&info, body, sizeof(body))) == 0)
 		return send_error(io, 500, plan.head, "response too long", NULL);
-	if (send_response(io, 200, plan.head, body, len) == -1)
+	if (send_response(io, 200, plan.head, body, len) == -1) {
+		log_ready();
 		fprintf(stderr, "sync_cgi: request %llu: the client went away\n",
 		    (unsigned long long)request_no);
+	}
 	return 200;
 }
