@@ -1,10 +1,16 @@
 # SPDX-License-Identifier: ISC
 """startup.py - one sync_cgi invocation (exec to exit) against the
-reference CGI: hyperfine -N, or a Python loop when hyperfine is absent."""
+reference CGI: hyperfine -N, or a Python loop when hyperfine is absent;
+then the two alternated run by run (a shared machine's load falls on both
+alike), and counted: user-space instructions (callgrind) and system calls
+(strace -f -c) of one run each, which no load moves."""
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 
 from .procs import log
@@ -44,6 +50,55 @@ def loop(bench, progs, env):
     return rows
 
 
+def alternated(progs, env, runs, warmup=50):
+    """Each program in turn, run by run, posix_spawn'd with descriptors 0-2
+    on /dev/null: {name: (median wall ms, median CPU ms)}, the CPU being the
+    child's own user + system time (wait4), which waiting for a core on a
+    busy machine does not count."""
+    null = os.open(os.devnull, os.O_RDWR)
+    actions = [(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)]
+    wall = {name: [] for name, _ in progs}
+    cpu = {name: [] for name, _ in progs}
+    try:
+        for i in range(warmup + runs):
+            for name, path in (progs if i % 2 == 0 else progs[::-1]):
+                start = time.perf_counter()
+                pid = os.posix_spawn(path, [path], env, file_actions=actions)
+                _, _, usage = os.wait4(pid, 0)
+                if i >= warmup:
+                    wall[name].append((time.perf_counter() - start) * 1e3)
+                    cpu[name].append((usage.ru_utime + usage.ru_stime) * 1e3)
+    finally:
+        os.close(null)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name]))
+            for name, _ in progs}
+
+
+def counted(path, env):
+    """(instructions, system calls) of one run, or None where the tool is
+    missing.  stdin and stderr on /dev/null, as under hyperfine."""
+    out = {"instructions": None, "syscalls": None}
+    with tempfile.TemporaryDirectory(prefix="syncasync-startup-") as tmp, \
+            open(os.devnull, "r+b") as null:
+        def once(wrapper):
+            subprocess.run(wrapper + [path], env=env, stdin=null, stdout=null, stderr=null,
+                           timeout=120)
+        if shutil.which("valgrind"):
+            log = os.path.join(tmp, "cg.log")
+            once(["valgrind", "--tool=callgrind", "--log-file=" + log,
+                  "--callgrind-out-file=" + os.path.join(tmp, "cg.out")])
+            m = re.search(r"Collected : (\d+)", open(log).read())
+            out["instructions"] = int(m.group(1)) if m else None
+        if shutil.which("strace"):
+            log = os.path.join(tmp, "strace.out")
+            once(["strace", "-f", "-c", "-o", log])
+            for line in open(log):
+                fields = line.split()
+                if fields and fields[-1] == "total" and len(fields) >= 5:
+                    out["syscalls"] = int(fields[3])
+    return out
+
+
 def run(bench):
     state = os.path.join(bench.run_dir, "state-startup")
     os.makedirs(state, mode=0o700, exist_ok=True)
@@ -53,6 +108,15 @@ def run(bench):
     progs = [("ref_cgi", bench.binaries["ref_cgi"]), ("sync_cgi", bench.binaries["sync_cgi"])]
     rows = hyperfine(bench, progs, env) if bench.tools["hyperfine"] else None
     bench.result["startup"] = rows or loop(bench, progs, env)
+    alt = alternated(progs, env, bench.args.startup_runs)
     for res in bench.result["startup"]:
-        log("startup: %-9s mean %.3f ms  median %.3f ms  (%d runs, %s)"
-            % (res["program"], res["mean_ms"], res["median_ms"], res["runs"], res["tool"]))
+        wall_ms, cpu_ms = alt[res["program"]]
+        res.update(alternated_wall_median_ms=wall_ms, alternated_cpu_median_ms=cpu_ms,
+                   **counted(dict(progs)[res["program"]], env))
+        log("startup: %-9s mean %.3f ms  median %.3f ms  (%d runs, %s); alternated: "
+            "median %.3f ms, CPU %.3f ms; %s instructions, %s system calls"
+            % (res["program"], res["mean_ms"], res["median_ms"], res["runs"], res["tool"],
+               wall_ms, cpu_ms, res["instructions"], res["syscalls"]))
+    ref, sync = alt["ref_cgi"], alt["sync_cgi"]
+    log("startup: sync_cgi / ref_cgi alternated: %.3f× wall, %.3f× CPU"
+        % (sync[0] / ref[0], sync[1] / ref[1]))
