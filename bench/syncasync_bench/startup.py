@@ -6,14 +6,14 @@ alike), and counted: user-space instructions (callgrind) and system calls
 (strace -f -c) of one run each, which no load moves."""
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import tempfile
 import time
 
-from .procs import log
+from . import deterministic
+from .procs import BenchError, log
 
 
 def hyperfine(bench, progs, env):
@@ -75,7 +75,7 @@ def alternated(progs, env, runs, warmup=50):
 
 
 def counted(path, env):
-    """(instructions, system calls) of one run, or None where the tool is
+    """(instructions, system calls) of one run, None where the tool is
     missing.  stdin and stderr on /dev/null, as under hyperfine."""
     out = {"instructions": None, "syscalls": None}
     with tempfile.TemporaryDirectory(prefix="syncasync-startup-") as tmp, \
@@ -83,19 +83,18 @@ def counted(path, env):
         def once(wrapper):
             subprocess.run(wrapper + [path], env=env, stdin=null, stdout=null, stderr=null,
                            timeout=120)
-        if shutil.which("valgrind"):
-            log = os.path.join(tmp, "cg.log")
-            once(["valgrind", "--tool=callgrind", "--log-file=" + log,
-                  "--callgrind-out-file=" + os.path.join(tmp, "cg.out")])
-            m = re.search(r"Collected : (\d+)", open(log).read())
-            out["instructions"] = int(m.group(1)) if m else None
-        if shutil.which("strace"):
-            log = os.path.join(tmp, "strace.out")
-            once(["strace", "-f", "-c", "-o", log])
-            for line in open(log):
-                fields = line.split()
-                if fields and fields[-1] == "total" and len(fields) >= 5:
-                    out["syscalls"] = int(fields[3])
+        try:
+            if shutil.which("valgrind"):
+                cg = os.path.join(tmp, "cg.out")
+                once(["valgrind", "--tool=callgrind", "--log-file=" + cg + ".log",
+                      "--callgrind-out-file=" + cg])
+                out["instructions"] = deterministic.callgrind_total(cg)
+            if shutil.which("strace"):
+                st = os.path.join(tmp, "strace.out")
+                once(["strace", "-f", "-c", "-o", st])
+                out["syscalls"] = deterministic.strace_total(st)
+        except (BenchError, OSError) as e:
+            log("startup: counting %s: %s" % (path, e))
     return out
 
 
