@@ -3,8 +3,9 @@
  * stderr_log.c - log lines get a time and a level where nobody adds them
  * (stderr_log.h).
  *
- * One fstat decides (sync_cgi pays it on every CGI request; a getenv and,
- * for a character device only, an isatty come with it).  Where lines are
+ * One fstat decides (a getenv and, for a character device only, an isatty
+ * come with it; a sync_cgi CGI request pays them, and the stream's heap,
+ * only when it has a line to log).  Where lines are
  * to change, stderr becomes a fopencookie(3) stream (glibc lets a program
  * assign stderr) whose writes are cut into lines in one fixed buffer:
  * each line is then stamped and written to descriptor 2 in one write(2),
