@@ -66,8 +66,8 @@ def run(wrapper, state):
     return r.returncode == 0 and head.startswith(b"Status: 200") and isinstance(number, int)
 
 
-def needed_libraries():
-    out = subprocess.run(["readelf", "-d", BINARY], capture_output=True, text=True).stdout
+def needed_libraries(readelf):
+    out = subprocess.run([readelf, "-d", BINARY], capture_output=True, text=True).stdout
     return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
 
 
@@ -94,15 +94,17 @@ try:
     # The first request creates the counter file; the measured ones find it.
     tap.ok(run([], state), "a plain GET is answered 200 with a request number")
 
-    if shutil.which("readelf"):
-        libs = needed_libraries()
+    readelf = shutil.which("readelf")
+    if readelf:
+        libs = needed_libraries(readelf)
         tap.eq(libs, ["libc.so.6"], "sync_cgi needs libc only at exec: %s" % " ".join(libs))
     else:
         tap.ok(True, "libc only # SKIP readelf is not installed")
 
-    if shutil.which("strace"):
+    strace, valgrind = shutil.which("strace"), shutil.which("valgrind")
+    if strace:
         out = os.path.join(workdir, "strace.out")
-        answered = run(["strace", "-f", "-c", "-o", out], state)
+        answered = run([strace, "-f", "-c", "-o", out], state)
         calls = strace_calls(out) if answered else None
         tap.ok(calls is not None, "under strace: answered, with a total")
         tap.diag("system calls, exec to exit: %s" % calls)
@@ -111,9 +113,9 @@ try:
     else:
         tap.ok(True, "system calls # SKIP strace is not installed (deploy/install-deps installs it)")
 
-    if shutil.which("valgrind"):
+    if valgrind:
         log = os.path.join(workdir, "callgrind.log")
-        answered = run(["valgrind", "--tool=callgrind", "--log-file=" + log,
+        answered = run([valgrind, "--tool=callgrind", "--log-file=" + log,
                         "--callgrind-out-file=" + os.path.join(workdir, "callgrind.out")],
                        state)
         insn = callgrind_instructions(log) if answered else None
