@@ -118,7 +118,7 @@ with tempfile.TemporaryDirectory(prefix="bench-smoke.") as tmp:
            w2)
     progs = sorted(s.get("program") for s in res.get("startup", []))
     tap.eq(progs, ["ref_cgi", "sync_cgi"], "start-up timed for both CGI programs")
-    tap.eq(len(res.get("targets", [])), 7, "all seven targets reported")
+    tap.eq(len(res.get("targets", [])), 8, "all eight targets reported")
     for key in ("cores", "kernel"):
         tap.ok(res.get("machine", {}).get(key), "machine %s recorded" % key)
     versions = res.get("versions", {})
