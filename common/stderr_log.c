@@ -9,8 +9,10 @@
  * to change, stderr becomes a fopencookie(3) stream (glibc lets a program
  * assign stderr) whose writes are cut into lines in one fixed buffer:
  * each line is then stamped and written to descriptor 2 in one write(2),
- * or handed to syslog(3).  The clock is read and the stamp formatted only
- * when a line is written.  Not here: rotation, or reopening a file.
+ * or handed to syslog(3); the journal's lines get only their level as
+ * "<N>" in front, also in one write(2).  The clock is read and the stamp
+ * formatted only when a line is stamped.  Not here: rotation, or reopening
+ * a file.
  */
 #include "config.h"
 
@@ -85,16 +87,16 @@ static char *const stderr_log_line = stderr_log_buf + STDERR_LOG_HEAD_MAX;
 static size_t stderr_log_len;
 static int stderr_log_level = -1;	/* the line's, once its start is seen */
 static struct timespec stderr_log_start;	/* when its first byte came */
-static int stderr_log_mode;		/* STDERR_LOG_SYSLOG or _STAMPED */
+static int stderr_log_mode;		/* STDERR_LOG_SYSLOG, _STAMPED, _JOURNAL */
 static const char *stderr_log_ident;
 
 /*
  * How descriptor 2 is used: STDERR_LOG_SYSLOG when it is closed or the
  * null device (Linux's 1:3, devices.txt: no stat of /dev/null on every CGI
- * request); STDERR_LOG_UNTOUCHED for the journal (systemd.exec(5):
+ * request); STDERR_LOG_JOURNAL for the journal (systemd.exec(5):
  * $JOURNAL_STREAM is "device:inode" of the stream journald gave, compared
- * with fstat's, since a child may have redirected stderr since) and for a
- * terminal; else STDERR_LOG_STAMPED.
+ * with fstat's, since a child may have redirected stderr since);
+ * STDERR_LOG_UNTOUCHED for a terminal; else STDERR_LOG_STAMPED.
  */
 static int
 stderr_log_destination(void)
@@ -121,7 +123,7 @@ stderr_log_destination(void)
 			if (errno == 0 && end != journal && *end == '\0' &&
 			    dev == (unsigned long long)err_st.st_dev &&
 			    ino == (unsigned long long)err_st.st_ino)
-				return STDERR_LOG_UNTOUCHED;
+				return STDERR_LOG_JOURNAL;
 		}
 	}
 	return STDERR_LOG_STAMPED;
@@ -219,10 +221,26 @@ stderr_log_stamp(char *text, int level)
 }
 
 /*
+ * The sd-daemon(3) prefix "<N>" for the journal, written just before text
+ * (as stderr_log_stamp); journald takes it as the line's priority and
+ * removes it (systemd.exec(5), SyslogLevelPrefix=).
+ */
+static char *
+stderr_log_prefix(char *text, int level)
+{
+	text -= 3;
+	text[0] = '<';
+	text[1] = (char)('0' + level);
+	text[2] = '>';
+	return text;
+}
+
+/*
  * Sends what is assembled: the whole line when ended (newline), else a
  * piece of a line longer than SA_LOG_LINE_MAX.  The level and the stamp
- * come from the line's first piece; stamped output writes the later pieces
- * bare and the newline at the end only, so the line stays one line.
+ * (or the journal's "<N>") come from the line's first piece; output to
+ * descriptor 2 writes the later pieces bare and the newline at the end
+ * only, so the line stays one line.
  */
 static void
 stderr_log_flush(int ended)
@@ -244,7 +262,10 @@ stderr_log_flush(int ended)
 		if (*text != '\0')
 			syslog(stderr_log_level, "%s", text);
 	} else {
-		start = first ? stderr_log_stamp(text, stderr_log_level) : text;
+		start = !first ? text :
+		    stderr_log_mode == STDERR_LOG_JOURNAL ?
+		    stderr_log_prefix(text, stderr_log_level) :
+		    stderr_log_stamp(text, stderr_log_level);
 		if (ended)
 			stderr_log_line[stderr_log_len++] = '\n';
 		stderr_log_write_fd(start,

@@ -9,16 +9,19 @@ own line:
 
     2026-12-01T10:50:00.123+00:00 warning async_fcgi: watchdog: ...
 
-Under the journal ($JOURNAL_STREAM naming descriptor 2) and on a terminal
-the lines are left as the program wrote them.  (/dev/null: syslog, in
-tests/stderr_syslog.py.)  The readiness checks poll the log file for the
-line expected; nothing here sleeps in place of a check.
+Under the journal ($JOURNAL_STREAM naming descriptor 2) each line gets
+only its level as an sd-daemon(3) "<N>" in front, which journald takes as
+the line's priority, in one write(2); on a terminal the lines are left as
+the program wrote them.  (/dev/null: syslog, in tests/stderr_syslog.py.)
+The readiness checks poll the log file for the line expected; nothing here
+sleeps in place of a check.
 """
 import datetime
 import os
 import pty
 import re
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -177,8 +180,32 @@ def main():
         proc, lines = run_with_stderr_file([SYNC_CGI],
                                            clean_env(dict(CGI_ENV, JOURNAL_STREAM=journal)),
                                            path)
-        tap.ok(lines and lines[0].startswith("sync_cgi: 500: cannot open state directory"),
-               "JOURNAL_STREAM naming stderr: the line left as written", lines)
+        tap.ok(len(lines) == 1 and
+               lines[0].startswith("<3>sync_cgi: 500: cannot open state directory"),
+               "JOURNAL_STREAM naming stderr: the line with its level as <3> (err), no time",
+               lines)
+        proc, lines = run_with_stderr_file([ASYNC_FCGI, "--mode", "nonsense"],
+                                           clean_env({"JOURNAL_STREAM": journal}), path)
+        tap.ok(proc.returncode == 2 and lines and
+               lines[0].startswith("<3>async_fcgi: --mode nonsense: must be") and
+               not any(line.startswith("<3><") for line in lines),
+               "  async_fcgi's bad option: <3>, once", lines)
+        strace = shutil.which("strace")
+        if strace:
+            trace = os.path.join(work, "strace.out")
+            # LeakSanitizer does not run under ptrace (and says so on stderr).
+            asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "detect_leaks=0"]))
+            run_with_stderr_file([strace, "-qq", "-s", "4096", "-e", "trace=write",
+                                  "-e", "signal=none", "-o", trace, SYNC_CGI],
+                                 clean_env(dict(CGI_ENV, JOURNAL_STREAM=journal,
+                                                ASAN_OPTIONS=asan)), path)
+            with open(trace) as f:
+                writes = [line for line in f if line.startswith("write(2, ")]
+            tap.ok(len(writes) == 1 and writes[0].startswith('write(2, "<3>sync_cgi: 500: ')
+                   and '\\n"' in writes[0],
+                   "  the line, its prefix and its newline in one write(2)", writes)
+        else:
+            tap.ok(True, "  one write(2) # SKIP strace is not installed")
         other = "%d:%d" % (st.st_dev, st.st_ino + 1)
         proc, lines = run_with_stderr_file([SYNC_CGI],
                                            clean_env(dict(CGI_ENV, JOURNAL_STREAM=other)),

@@ -3,7 +3,9 @@
  * unit_stderr_log.c - stderr_log's stamped lines, exactly: the level from
  * "<N>" (removed) or the class table, a line written in several calls
  * stamped once, a line longer than SA_LOG_LINE_MAX stamped once and kept
- * whole.  Each case is a child whose descriptor 2 is a file.
+ * whole; for the journal ($JOURNAL_STREAM naming descriptor 2) the same
+ * lines with only "<N>" in front, never doubled.  Each case is a child
+ * whose descriptor 2 is a file.
  */
 #include "config.h"
 
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,10 +27,15 @@
 static char path[] = "/tmp/syncasync-stderr-log-XXXXXX";
 static char out[OUT_MAX];
 
-/* Runs write_lines in a child with stderr on a fresh file; out gets it. */
+/*
+ * Runs write_lines in a child with stderr on a fresh file, the journal's
+ * stream if journal; out gets it.
+ */
 static int
-run(void (*write_lines)(void))
+run_in(void (*write_lines)(void), int journal)
 {
+	char stream[64];
+	struct stat st;
 	pid_t pid;
 	int fd, status;
 	ssize_t n;
@@ -37,7 +45,17 @@ run(void (*write_lines)(void))
 	fflush(stdout);		/* the TAP lines so far: not the child's too */
 	if ((pid = fork()) == 0) {
 		dup2(fd, STDERR_FILENO);
-		if (stderr_log_init("prog") != STDERR_LOG_STAMPED)
+		unsetenv("JOURNAL_STREAM");
+		if (journal) {
+			if (fstat(fd, &st) == -1)
+				_exit(4);
+			snprintf(stream, sizeof(stream), "%llu:%llu",
+			    (unsigned long long)st.st_dev,
+			    (unsigned long long)st.st_ino);
+			setenv("JOURNAL_STREAM", stream, 1);
+		}
+		if (stderr_log_init("prog") !=
+		    (journal ? STDERR_LOG_JOURNAL : STDERR_LOG_STAMPED))
 			_exit(3);
 		write_lines();
 		exit(0);
@@ -50,6 +68,25 @@ run(void (*write_lines)(void))
 	close(fd);
 	out[n < 0 ? 0 : n] = '\0';
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int
+run(void (*write_lines)(void))
+{
+	return run_in(write_lines, 0);
+}
+
+/* Whether the line want (no newline) is in out, whole. */
+static int
+has_line(const char *want)
+{
+	size_t len = strlen(want);
+	const char *p;
+
+	for (p = out; (p = strstr(p, want)) != NULL; p++)
+		if ((p == out || p[-1] == '\n') && p[len] == '\n')
+			return 1;
+	return 0;
 }
 
 /* The number of lines of out that match "^STAMP level text$". */
@@ -178,6 +215,38 @@ main(void)
 		    "  stamped once, whole, the level of its start");
 	}
 	TAP_EQ_INT(count("info", "prog: after"), 1, "  the next line stamped");
+
+	TAP_EQ_INT(run_in(write_classes, 1), 0, "a child with stderr on the "
+	    "journal's stream: prefixed");
+	TAP_EQ_INT(lines(), 10, "  one line out for each line in");
+	TAP_OK(has_line("<6>prog: listening on 127.0.0.1:5000 (fd 3)"),
+	    "  an ordinary line: <6>, no time");
+	TAP_OK(has_line("<4>prog: watchdog: the loop stalled 200 ms: "
+	    "request 1 (GET /x?a=cannot%20x)"), "  watchdog: <4>");
+	TAP_OK(has_line("<5>prog: 405: method not allowed"), "  4xx: <5>");
+	TAP_OK(has_line("<3>prog: 500: cannot open state directory /x"),
+	    "  5xx: <3>");
+	TAP_OK(has_line("<2>prog: told crit"),
+	    "  its own <2> kept, not doubled");
+	TAP_OK(strstr(out, "<2><") == NULL && strstr(out, "><2>") == NULL,
+	    "  no line prefixed twice");
+
+	TAP_EQ_INT(run_in(write_pieces, 1), 0, "the journal: a line written in "
+	    "several calls");
+	TAP_OK(has_line("<5>prog: connection 7: in three calls") &&
+	    has_line("<6>prog: and a second line ended later") && lines() == 2,
+	    "  each line prefixed once, at its start");
+
+	TAP_EQ_INT(run_in(write_long, 1), 0, "the journal: a line longer than "
+	    "SA_LOG_LINE_MAX");
+	{
+		char want[4 * SA_LOG_LINE_MAX + 16];
+
+		snprintf(want, sizeof(want), "<4>prog: %s", text);
+		TAP_OK(lines() == 2 && has_line(want) &&
+		    has_line("<6>prog: after"),
+		    "  prefixed once, whole, then the next line");
+	}
 	unlink(path);
 	return tap_done();
 }
