@@ -3,7 +3,10 @@
  * main.c - sync_cgi: the /sync backend, as a CGI program or a FastCGI worker.
  *
  * CGI (RFC 3875): exec'd once per request, it answers from its environment
- * and exits; nothing is set up before the request needs it.  Worker (/pool):
+ * and exits; nothing is set up before the request needs it, and its command
+ * line is ignored (RFC 3875, 4.4: for a query without '=', as /sync?foo,
+ * Apache passes the query's words as arguments; the query itself is read
+ * from QUERY_STRING).  Worker (/pool):
  * given a listening socket (descriptor 0, a systemd socket or --listen) it
  * serves FastCGI until SIGTERM, alone or as a pre-forked pool
  * (sync_worker.h, sync_pool.h).
@@ -160,17 +163,25 @@ main(int argc, char **argv)
 	const char *listen_spec = NULL;
 	char error[SA_ERROR_MAX];
 	unsigned workers = 0;
-	int ch, fd, status;
+	int ch, fd, status, systemd_fd = -1;
 
 	/*
-	 * A CGI request (no arguments, no socket, a CGI environment) sets up
-	 * its log stream only when it has a line to write (stderr_log_init()
-	 * in cgi_serve() and sync_handler.c): making the stream costs every
-	 * request a heap (doc/DESIGN-NOTES.md, "Start-up cost").
+	 * A CGI request (a CGI environment, no socket of ours: a LISTEN_FDS
+	 * the web server left in the environment is not) is served before
+	 * getopt: its arguments, if any, are a search query's words that a
+	 * peer chose (RFC 3875, 4.4), never options (?--listen+unix:PATH must
+	 * not make a server).  It sets up its log stream only when it has a
+	 * line to write (stderr_log_init() in cgi_serve() and sync_handler.c):
+	 * making the stream costs every request a heap (doc/DESIGN-NOTES.md,
+	 * "Start-up cost").
 	 */
-	if (argc == 1 && getenv("LISTEN_FDS") == NULL &&
-	    !listen_is_listening(0) && cgi_environment())
-		return cgi_serve();
+	if (!listen_is_listening(0) && cgi_environment()) {
+		if (getenv("LISTEN_FDS") == NULL)
+			return cgi_serve();
+		stderr_log_init("sync_cgi");	/* before listen_systemd's line */
+		if ((systemd_fd = listen_systemd("sync_cgi")) == -1)
+			return cgi_serve();
+	}
 	/* Under a daemonised lighttpd without breakagelog: syslog. */
 	stderr_log_init("sync_cgi");
 	while ((ch = getopt_long(argc, argv, "l:w:hV", longopts, NULL)) != -1) {
@@ -207,17 +218,16 @@ main(int argc, char **argv)
 			unlink(listen_spec + 5);	/* the socket we created */
 		return status;
 	}
-	if ((fd = listen_systemd("sync_cgi")) != -1)
-		return serve_fastcgi(fd, workers);
+	if (systemd_fd != -1 ||
+	    (systemd_fd = listen_systemd("sync_cgi")) != -1)
+		return serve_fastcgi(systemd_fd, workers);
 	if (listen_is_listening(0))
 		return serve_fastcgi(0, workers);
 
-	if (!cgi_environment()) {
-		fprintf(stderr, "sync_cgi: no CGI environment "
-		    "(GATEWAY_INTERFACE and REQUEST_METHOD are unset) and "
-		    "descriptor 0 is not a listening socket\n\n");
-		usage(stderr);
-		return 2;
-	}
-	return cgi_serve();
+	/* A CGI environment was served above. */
+	fprintf(stderr, "sync_cgi: no CGI environment "
+	    "(GATEWAY_INTERFACE and REQUEST_METHOD are unset) and "
+	    "descriptor 0 is not a listening socket\n\n");
+	usage(stderr);
+	return 2;
 }

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: ISC
 """apache.py - /sync and /async through a real Apache 2.4 (mpm_event,
 mod_cgid, mod_proxy_fcgi) started with deploy/apache2.conf by
-deploy/syncasync-serve on a free loopback port: curl on both paths; the
+deploy/syncasync-serve on a free loopback port: curl on both paths (and
+/sync?foo, whose word Apache passes as an argument too); the
 experiment with a 2 s sleeper gives the same verdicts as under lighttpd;
 KEEP_CONN connections are really reused (fewer connections than requests in
 /async/stats, where lighttpd opens one per request); a killed and restarted
@@ -74,6 +75,11 @@ def check_experiment():
         tap.ok(status == "200" and (body or {}).get("message") == "sync example",
                "curl /sync: 200 with the sync JSON", (status, body))
         tap.eq(ctype, "application/json", "  as application/json")
+        # No '=': mod_cgid passes "foo" as an argument too (RFC 3875, 4.4).
+        status, ctype, body = curl(server.url + "/sync?foo")
+        tap.ok(status == "200" and (body or {}).get("message") == "sync example"
+               and ctype == "application/json",
+               "curl /sync?foo (an ISINDEX query): 200 with the sync JSON", (status, body))
         status, ctype, body = curl(server.url + "/async")
         tap.ok(status == "200" and (body or {}).get("message") == "async example"
                and body.get("mode") == "block", "curl /async: 200 with the async JSON",

@@ -3,7 +3,8 @@
 environment, stdin, stdout), fed a table of bad requests and hostile state
 files.  Each case states the status it must get; every answer must be a
 complete CGI response with a JSON body, and the next good request must still
-get the next number."""
+get the next number.  A query without '=' comes as command-line words too
+(Apache, RFC 3875 4.4): a CGI process ignores them, whatever they say."""
 import json
 import os
 import pwd
@@ -18,13 +19,17 @@ BINARY = os.path.join(harness.BUILDDIR, "sync_cgi", "sync_cgi")
 MARKER = "m4rk3r-f0r-ech0"
 
 
-def cgi(state_dir, env=None, stdin=b"", overrides=True):
+def cgi(state_dir, env=None, stdin=b"", overrides=True, args=()):
     base = {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "SCRIPT_NAME": "/sync",
             "SERVER_PROTOCOL": "HTTP/1.1", "SYNCASYNC_STATE_DIR": state_dir,
             "SYNCASYNC_SLEEP_ON": "0", "PATH": "/usr/bin:/bin",
             "SYNCASYNC_QUERY_OVERRIDES": "1" if overrides else "0"}
     base.update(env or {})
-    result = subprocess.run([BINARY], env=base, input=stdin, capture_output=True, timeout=10)
+    try:
+        result = subprocess.run([BINARY] + list(args), env=base, input=stdin,
+                                capture_output=True, timeout=10)
+    except subprocess.TimeoutExpired:   # e.g. it became a server
+        return None, 0, {}, b"", None, "timed out"
     head, _, body = result.stdout.partition(b"\r\n\r\n")
     headers = {}
     for line in head.decode("latin-1").split("\r\n"):
@@ -95,6 +100,32 @@ def check_cases():
            "without overrides a bad ?sleep= changes nothing (200, next number)")
 
 
+def check_isindex():
+    """/sync?WORDS: Apache runs sync_cgi WORDS (each split on '+' and
+    decoded), QUERY_STRING=WORDS.  Each answers 200 with the next number: the
+    query has no sleep, so nothing to refuse; options are not obeyed."""
+    state = fresh_state()
+    sock = os.path.join(state, "peer.sock")
+    queries = [["foo"], ["foo", "bar"], ["--help"], ["--version"], ["-w", "4"],
+               ["--listen", "unix:" + sock], ["--bogus"]]
+    for number, words in enumerate(queries, 1):
+        query = "+".join(words)
+        rc, got, headers, body, parsed, stderr = cgi(state, {"QUERY_STRING": query},
+                                                     args=words)
+        tap.ok(rc == 0 and got == 200 and headers.get("content-type") == "application/json"
+               and (parsed or {}).get("request_no") == number,
+               "/sync?%s (argv %s) -> 200 JSON, the next number"
+               % (query.replace(sock, "PATH"), " ".join(words).replace(sock, "PATH")),
+               (rc, got, body, stderr))
+        tap.eq(stderr, "", "  nothing logged (no usage)")
+    tap.ok(not os.path.exists(sock), "  and ?--listen+unix:PATH made no socket")
+    # A LISTEN_FDS the web server left in the environment (not this pid's).
+    rc, got, _, body, parsed, stderr = cgi(state, {"QUERY_STRING": "foo", "LISTEN_FDS": "1",
+                                                   "LISTEN_PID": "1"}, args=["foo"])
+    tap.ok(rc == 0 and got == 200 and (parsed or {}).get("request_no") == len(queries) + 1,
+           "  also with a stale LISTEN_FDS in the environment", (rc, got, body, stderr))
+
+
 def check_hostile_state():
     nobody = pwd.getpwnam("nobody").pw_uid if os.geteuid() == 0 else None
     # A symlink planted as the counter file.
@@ -145,5 +176,6 @@ def check_hostile_state():
 
 
 check_cases()
+check_isindex()
 check_hostile_state()
 tap.done()
