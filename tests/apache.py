@@ -114,9 +114,11 @@ def check_pool():
         pids = summary.get("distinct_pids", 0)
         tap.ok(1 < pids <= 4, "  answered by the pool's long-lived workers (%s pids)" % pids)
         status, _, body = curl(server.url + "/pool")
-        tap.ok(status == "200" and (body or {}).get("message") == "sync example",
-               "  and again after the experiment (no worker held by a kept connection)",
-               (status, body))
+        again = tap.ok(status == "200" and (body or {}).get("message") == "sync example",
+                       "  and again after the experiment (no worker held by a kept "
+                       "connection)", (status, body))
+        if result.returncode != 0 or not again:
+            tap.diag("Apache's error.log, then backends.log:\n" + server.error_log()[-4000:])
 
 
 def check_reuse():
