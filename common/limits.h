@@ -134,6 +134,8 @@
 							   wire up to the end of
 							   PARAMS (64K + 8K of
 							   headers, padding) */
+#define SA_POOL_LINGER_MS	2000UL			/* 2 s after an answer for
+							   the peer to close */
 #define SA_POOL_DRAIN_MS	10000UL			/* 10 s for requests in
 							   hand after SIGTERM */
 

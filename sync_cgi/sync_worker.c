@@ -9,7 +9,8 @@
  * connection put in the request (ipcFd) for FCGX_Accept_r to read.  The
  * worker closes the connection itself: libfcgi's close reads the peer
  * until it is silent for 2 s, which a peer sending a byte a second makes
- * last for ever ("detached" turns that off).
+ * last for ever ("detached" turns that off); the worker waits for the
+ * peer's close too, but SA_POOL_LINGER_MS in all.
  */
 #include "config.h"
 
@@ -38,6 +39,7 @@
 
 static volatile sig_atomic_t sync_worker_stopping;
 static volatile sig_atomic_t sync_worker_listen_fd = -1;
+static char sync_worker_sink[16384];	/* what the peer sent, dropped */
 
 /*
  * SIGTERM, SIGINT, SIGHUP: finish the request in hand, accept no other.
@@ -80,21 +82,57 @@ sync_worker_write(void *ctx, const void *data, size_t len)
 }
 
 /*
- * Closes a connection without waiting: what the peer sent and nobody read
- * (STDIN) is read first, so that the close does not reset the connection
- * under the answer, then the write side is shut.
+ * Closes a connection the gate did not pass, without waiting: what the peer
+ * sent and nobody read is read first, so that the close does not reset the
+ * connection under a refusal, then the write side is shut.
  */
 static void
 sync_worker_close(int fd)
 {
-	static char sink[16384];
 	size_t total = 0;
 	ssize_t n;
 
 	while (total < SA_POOL_HEAD_MAX &&
-	    (n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+	    (n = recv(fd, sync_worker_sink, sizeof(sync_worker_sink),
+	    MSG_DONTWAIT)) > 0)
 		total += (size_t)n;
 	shutdown(fd, SHUT_WR);
+	close(fd);
+}
+
+/*
+ * Closes a connection after its answer once the peer has closed its side.
+ * The answer can be complete before the request is (the gate passes it at
+ * the end of PARAMS): Apache's mod_proxy_fcgi writes the empty STDIN after
+ * PARAMS from the loop that then reads the answer, and a close before that
+ * write fails it (EPIPE; on TCP a reset), for a 503 (AH01075 "sending empty
+ * stdin").  So the write side is shut (the peer has the answer and the end
+ * of the stream at once) and what the peer sends is dropped until it
+ * closes, SA_POOL_LINGER_MS and SA_POOL_HEAD_MAX bytes at most.
+ */
+static void
+sync_worker_linger(int fd)
+{
+	int64_t until_us = clock_mono_us() + (int64_t)SA_POOL_LINGER_MS * 1000;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	size_t total = 0;
+	int64_t left_ms;
+	ssize_t n;
+
+	shutdown(fd, SHUT_WR);
+	while (total < SA_POOL_HEAD_MAX) {
+		if ((n = recv(fd, sync_worker_sink, sizeof(sync_worker_sink),
+		    MSG_DONTWAIT)) > 0) {
+			total += (size_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR))
+			break;		/* the peer closed, or is gone */
+		if ((left_ms = (until_us - clock_mono_us() + 999) / 1000) <= 0)
+			break;
+		(void)poll(&pfd, 1, (int)left_ms);	/* EINTR: look again */
+	}
 	close(fd);
 }
 
@@ -134,7 +172,7 @@ sync_worker_one(FCGX_Request *request, int fd, unsigned capacity,
 	request->detached = 1;
 	FCGX_Finish_r(request);
 	if (request->ipcFd != -1)
-		sync_worker_close(request->ipcFd);
+		sync_worker_linger(request->ipcFd);
 	request->ipcFd = -1;
 	request->detached = 0;
 	return 1;

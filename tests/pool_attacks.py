@@ -19,6 +19,9 @@ socket (no web server in between, so every byte is the attacker's).
     request pipelined on a KEEP_CONN connection: the connection is closed
     after the first answer instead of hanging; cgi-fcgi, an independent
     client, is served; a lone worker (no --workers) too;
+  - the answer before the empty STDIN (Apache's order): the end of the
+    stream follows it, the empty STDIN sent then is taken, and the worker
+    waits for the peer to close, SA_POOL_LINGER_MS (2 s) at most;
   - a listening socket inherited non-blocking on descriptor 0 (systemd's
     NonBlocking=yes, a spawner): every worker waits for connections and
     serves them, none exits;
@@ -46,6 +49,7 @@ tap = harness.Tap()
 SYNC_CGI = os.path.join(harness.BUILDDIR, "sync_cgi", "sync_cgi")
 READ_S = 5.0          # SA_POOL_READ_MS
 DRAIN_S = 10.0        # SA_POOL_DRAIN_MS
+LINGER_S = 2.0        # SA_POOL_LINGER_MS
 PARAMS_MAX = 65536    # SA_POOL_PARAMS_MAX
 # 0x7ffffff0 for both lengths: libfcgi would malloc ~4 GB and abort.
 HUGE_PAIR = struct.pack(">II", 0x7ffffff0 | 0x80000000, 0x7ffffff0 | 0x80000000)
@@ -389,6 +393,39 @@ def check_deviations():
         tap.eq(pool.get()[0], 200, "  and the pool goes on serving")
 
 
+def check_late_stdin():
+    """Apache's mod_proxy_fcgi writes the empty STDIN after PARAMS, from the
+    loop that then reads the answer, so the answer may come first; on a
+    connection already closed that write fails (EPIPE) and Apache answers
+    503 (AH01075 "sending empty stdin")."""
+    head = begin() + fc.encode_stream(fc.PARAMS, 1, fc.encode_params(
+        fc.default_params(uri="/pool")))
+    with Pool(workers=1, unix=True) as pool:
+        with fc.Conn(pool.address) as conn:
+            conn.send(head)
+            r = conn.read_response(timeout=5)
+            ended = conn.wait_closed(2.0)
+            try:
+                conn.send(fc.encode_record(fc.STDIN, 1))
+                late = "taken"
+            except OSError as e:
+                late = "%s" % e
+            tap.ok(r.status == 200 and ended, "a head without the empty STDIN: 200, then "
+                   "the end of the stream", r)
+            tap.eq(late, "taken", "  the empty STDIN sent after the answer is taken")
+            status, took, _ = pool.get()
+        tap.ok(status == 200 and 1.0 < took < LINGER_S + 3.0,
+               "  the peer keeping its side open holds the lone worker %.1f s "
+               "(SA_POOL_LINGER_MS: %.0f s at most)" % (took, LINGER_S), (status, took))
+        with fc.Conn(pool.address) as conn:
+            conn.send(fc.build_request(params=fc.default_params(uri="/pool")))
+            first = conn.read_response(timeout=5)
+        status, took, _ = pool.get()
+        tap.ok(first.status == 200 and status == 200 and took < LINGER_S - 0.5,
+               "  one that closes after its answer frees it at once (%.2f s)" % took,
+               (first, status, took))
+
+
 def check_independent_client():
     """cgi-fcgi (libfcgi-bin) splits PARAMS into ~8 KiB records, a pair
     across two: the gate passes its head; and a lone worker (no --workers)
@@ -575,6 +612,7 @@ check_partial_heads()
 check_params_cap()
 check_deaths()
 check_deviations()
+check_late_stdin()
 check_independent_client()
 check_nonblocking_listener()
 check_stray_signals()
