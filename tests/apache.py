@@ -5,8 +5,9 @@ deploy/syncasync-serve on a free loopback port: curl on both paths (and
 /sync?foo, whose word Apache passes as an argument too); the
 experiment with a 2 s sleeper gives the same verdicts as under lighttpd;
 KEEP_CONN connections are really reused (fewer connections than requests in
-/async/stats, where lighttpd opens one per request); a killed and restarted
-backend is used again within seconds."""
+/async/stats, where lighttpd opens one per request); /pool after its
+experiment: 300 requests 6 at a time, none lost to a 503 (AH01075); a
+killed and restarted backend is used again within seconds."""
 import collections
 import json
 import os
