@@ -91,6 +91,7 @@ struct fcgi_conn {
 						   bytes: the socket's event */
 };
 
+static void	conn_check_pace(struct fcgi_conn *);
 static void	conn_process(struct fcgi_conn *);
 static void	conn_wait_leave(struct fcgi_conn *);
 static void	conn_eventcb(evutil_socket_t, short, void *);
@@ -307,11 +308,13 @@ conn_arm(struct fcgi_conn *c)
 	c->armed_us = c->timeout_us;
 }
 
-/* The end of every entry point: frees c if it was marked and may go, or
- * sets what its event waits for. */
+/* The end of every entry point: holds a request being received to its
+ * deadline and rate (whatever woke us: a read, a write, an answer), then
+ * frees c if it was marked and may go, or sets what its event waits for. */
 static void
 conn_settle(struct fcgi_conn *c)
 {
+	conn_check_pace(c);
 	if (c->close == CONN_OPEN || c->close == CONN_FLUSH)
 		conn_arm(c);
 	if (c->close == CONN_NOW ||
@@ -617,6 +620,11 @@ conn_apply(struct fcgi_conn *c, const uint8_t *buf, size_t len)
 	int can_admit, idle;
 
 	while (c->close == CONN_OPEN && !c->paused) {
+		/* Bytes after an answered request begin the next one (its
+		 * deadline runs from here, whether they make a whole record or
+		 * wait in the stash). */
+		if (used < len && c->waiting && c->begun_us == 0)
+			c->begun_us = clock_mono_us();
 		r = fcgi_header_decode(buf + used, len - used, &hdr);
 		if (r == FCGI_CODEC_SHORT)
 			break;
@@ -697,8 +705,6 @@ conn_read(struct fcgi_conn *c)
 			conn_fail(c, n == 0 ? 0 : errno);
 		return;
 	}
-	if (c->waiting && c->begun_us == 0)
-		c->begun_us = clock_mono_us();	/* a request begins */
 	used = conn_apply(c, set->scratch, have + (size_t)n);
 	if (c->close != CONN_OPEN) {
 		conn_buf_clear(&c->in);
@@ -724,11 +730,12 @@ nomem:
 }
 
 /*
- * After a read: a request being received must end within request_us of
- * its first byte and, once SA_FCGI_RATE_GRACE_MS old, average min_rate
- * bytes/s (a slowloris restarts the idle timeout with every byte).  The
- * timeout is cut to what is left of the deadline, so a peer that falls
- * silent meets it too.
+ * At the end of every entry point: a request being received must end
+ * within request_us of its first byte and, once SA_FCGI_RATE_GRACE_MS old,
+ * average min_rate bytes/s (a slowloris restarts the idle timeout with
+ * every byte).  The timeout is cut to what is left of the deadline, so a
+ * peer that falls silent meets it too, and so does one that keeps the
+ * event firing some other way (a write restarts its timeout too).
  */
 static void
 conn_check_pace(struct fcgi_conn *c)
@@ -804,10 +811,8 @@ conn_eventcb(evutil_socket_t fd, short what, void *arg)
 		conn_timeout(c);
 	if ((what & EV_WRITE) && c->close != CONN_NOW)
 		conn_flush(c);
-	if ((what & EV_READ) && c->close == CONN_OPEN && !c->paused) {
+	if ((what & EV_READ) && c->close == CONN_OPEN && !c->paused)
 		conn_read(c);
-		conn_check_pace(c);
-	}
 	conn_settle(c);
 }
 
@@ -854,7 +859,6 @@ fcgi_conn_new(struct fcgi_conn_set *set, int fd)
 	 * no wake-up).  When nothing is there yet, one recv is spent.
 	 */
 	conn_read(c);
-	conn_check_pace(c);
 	conn_settle(c);
 	return 0;
 }

@@ -17,6 +17,14 @@ each attack with the figure it is judged by:
   - slowloris: 200 connections at 1 byte/s against --max-conns 50: the honest
     request is answered during the attack, slow peers are closed for their
     rate, a whole request is bounded by --request-timeout;
+  - the next request pipelined behind one that is answered (its first
+    bytes, or whole records, in the same write; or behind a pending one)
+    and then silent: closed at --request-timeout, not at the longer idle
+    timeout;
+  - a request left unfinished behind 16 MiB of GET_VALUES whose answers the
+    peer reads slowly (--high-water 64 MiB): every write restarted the
+    connection's one timeout, so it outlived --request-timeout 2000 by
+    seconds; the time the server logs;
   - SIGTERM with an hour-long offloaded job (client still there, and client
     gone) and --drain-timeout 1000: the exit time.
 
@@ -286,6 +294,80 @@ def check_slowloris():
                in srv.stderr_text(), "  with a log line", srv.stderr_text()[-500:])
 
 
+def check_pipelined_deadline():
+    """The request after an answered one starts its --request-timeout at
+    its first byte, whether that came in the write that finished the one
+    before (a header's first bytes, or whole records) or while a pending
+    one waited."""
+    args = QUIET + ["--request-timeout", "1000", "--idle-timeout", "8000", "--min-rate", "0"]
+    first = fc.build_request(params=fc.default_params(), keep_conn=True)
+    pending = fc.build_request(params=fc.default_params(query="sleep=0.3&mode=timer"),
+                               keep_conn=True)
+    cases = [("half a header", first, first[:4]),
+             ("its BEGIN_REQUEST, whole", first, first[:16]),
+             ("BEGIN_REQUEST and half a PARAMS record", first, first[:30]),
+             ("half a header, behind a pending request", pending, first[:4])]
+    with Server(BINARY, args, env=ENV) as srv:
+        for what, before, tail in cases:
+            with fc.Conn(srv.address, 10.0) as conn:
+                t0 = time.monotonic()
+                conn.send(before + tail)
+                resp = conn.read_response(timeout=5.0)
+                closed = conn.wait_closed(10.0)
+                took = time.monotonic() - t0
+            tap.diag("pipelined after an answered request: %s, then silent: closed after "
+                     "%.2f s (--request-timeout 1000, --idle-timeout 8000)" % (what, took))
+            tap.ok(resp.status == 200 and closed and took < 4.0,
+                   "the next request's %s in the same write, then silence: closed by "
+                   "--request-timeout 1000 (%.2f s, idle timeout 8 s)" % (what, took), resp)
+        tap.ok("request not complete" in srv.stderr_text(), "  with a log line",
+               srv.stderr_text()[-500:])
+
+
+def check_deadline_while_writing():
+    """Answers flowing out must not stretch the deadline of a request still
+    coming in."""
+    args = QUIET + ["--request-timeout", "2000", "--idle-timeout", "10000", "--min-rate", "0",
+                    "--high-water", "67108864"]
+    values = fc.encode_record(fc.GET_VALUES, 0, fc.encode_params(
+        [("FCGI_MAX_CONNS", ""), ("FCGI_MAX_REQS", ""), ("FCGI_MPXS_CONNS", "")]))
+    stream = fc.encode_record(fc.BEGIN_REQUEST, 1, fc.begin_body()) + values * 300000
+    with Server(BINARY, args, env=ENV) as srv:
+        sock = socket.create_connection(srv.address, 5.0)
+        sock.setblocking(False)
+        t0 = time.monotonic()
+        sent = 0
+        while sent < len(stream) and time.monotonic() - t0 < 1.5:
+            try:
+                sent += sock.send(stream[sent:])
+            except BlockingIOError:
+                time.sleep(0.002)
+        # 1.6 MB of answers every 0.5 s: enough to make the socket writable
+        # each time, never enough to empty what waits.
+        while time.monotonic() - t0 < 12.0 and "request not complete" not in srv.stderr_text():
+            time.sleep(0.5)
+            taken = 0
+            try:
+                while taken < 1600000:
+                    data = sock.recv(min(1 << 20, 1600000 - taken))
+                    if not data:
+                        break
+                    taken += len(data)
+            except BlockingIOError:
+                pass
+            except OSError:
+                break
+        sock.close()
+        text = srv.stderr_text()
+        lines = [l for l in text.splitlines() if "request not complete" in l]
+        took_ms = int(lines[0].split("after ")[1].split(" ms")[0]) if lines else None
+        tap.diag("a request behind %d bytes of GET_VALUES, answers read 1.6 MB per 0.5 s, "
+                 "--request-timeout 2000: closed after %s ms" % (sent, took_ms))
+        tap.ok(took_ms is not None and took_ms < 3500,
+               "answers read slowly do not stretch --request-timeout 2000 (closed after %s ms)"
+               % took_ms, text[-500:])
+
+
 def check_drain():
     args = QUIET + ["--drain-timeout", "1000", "--pool-threads", "2"]
     for gone in (False, True):
@@ -313,6 +395,8 @@ check_hangups()
 check_bound()
 check_params()
 check_slowloris()
+check_pipelined_deadline()
+check_deadline_while_writing()
 check_drain()
 tap.ok(not REPORTS, "every server exited 0 with no sanitizer report", "\n".join(REPORTS))
 tap.done()
