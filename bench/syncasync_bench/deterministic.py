@@ -105,12 +105,30 @@ def per_request(bench, name, tool, argv_of, n):
     return (totals[1] - totals[0]) / n
 
 
+def sanitized(path):
+    """True for a binary built with AddressSanitizer: valgrind cannot run
+    it, and its runtime's own system calls swamp a request's few."""
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
 def run(bench, n=200):
     """Rows {name, instructions, syscalls} into bench.result["deterministic"]."""
     rows = []
     have = {"callgrind": shutil.which("valgrind"), "strace": shutil.which("strace")}
     for name, argv_of in backends(bench).items():
         row = {"name": name, "instructions": None, "syscalls": None}
+        if sanitized(argv_of(0)[0]):
+            bench.result["skipped"].append(
+                "%s instructions, %s syscalls: built with AddressSanitizer, whose runtime "
+                "valgrind cannot run and whose own system calls swamp a request's"
+                % (name, name))
+            log("deterministic %-11s skipped: an AddressSanitizer build" % name)
+            rows.append(row)
+            continue
         for tool, key in (("callgrind", "instructions"), ("strace", "syscalls")):
             if not have[tool]:
                 bench.result["skipped"].append("%s %s: %s is not installed" % (
