@@ -29,13 +29,16 @@
 
 #include "async_fcgi/async_handler.h"
 #include "async_fcgi/fcgi_server.h"
-#include "async_fcgi/supervisor.h"
 #include "async_fcgi/worker_slots.h"
 #include "common/limits.h"
 #include "common/listen.h"
 #include "common/number.h"
 #include "common/settings.h"
 #include "common/stderr_log.h"
+#include "common/supervise.h"
+
+_Static_assert(SA_FCGI_WORKERS_MAX <= SA_SUPERVISE_WORKERS_MAX,
+    "--workers within what the supervisor holds");
 
 static void
 usage(FILE *out)
@@ -197,7 +200,7 @@ struct main_worker {
 /*
  * One loop: the application (its pool's threads start here), then the
  * server until it drains.  Run by main() itself, or by each forked worker
- * (supervisor.h).  Returns the process's exit status.
+ * (supervise.h).  Returns the process's exit status.
  */
 static int
 main_serve(void *arg, unsigned index)
@@ -215,6 +218,7 @@ main_serve(void *arg, unsigned index)
 	if (w->slots != NULL) {
 		async_handler_share(app, w->slots, index);
 		worker_slots_set_pid(w->slots, index, (long)getpid());
+		supervise_ready();
 		snprintf(who, sizeof(who), "worker %u of %u, ", index,
 		    worker_slots_count(w->slots));
 	}
@@ -229,6 +233,47 @@ main_serve(void *arg, unsigned index)
 		_exit(0);
 	async_handler_free(app);
 	return rc == 0 ? 0 : 1;
+}
+
+/* The supervisor's first line, its signals held (supervise.h, started). */
+static void
+main_supervisor_started(void *arg)
+{
+	const struct main_worker *w = arg;
+
+	fprintf(stderr, "async_fcgi: supervisor pid %ld: %u workers\n",
+	    (long)getpid(), worker_slots_count(w->slots));
+}
+
+/* A worker is gone: its slot's gauges are zeroed (supervise.h, gone). */
+static void
+main_worker_gone(void *arg, unsigned index)
+{
+	const struct main_worker *w = arg;
+
+	worker_slots_set_pid(w->slots, index, 0);
+}
+
+/* --workers N: the supervisor of N loops on one socket (supervise.h).  A
+ * worker's drain is its own (--drain-timeout); what outlives it by
+ * SA_FCGI_KILL_GRACE_MS is killed.  The exit status. */
+static int
+main_supervise(struct main_worker *w, unsigned workers)
+{
+	struct supervise_config config;
+	int rc;
+
+	memset(&config, 0, sizeof(config));
+	config.name = "async_fcgi: supervisor";
+	config.workers = workers;
+	config.stop_ms = w->opt.drain_ms + (unsigned)SA_FCGI_KILL_GRACE_MS;
+	config.again_ms = (unsigned)SA_FCGI_KILL_GRACE_MS;
+	config.worker = main_serve;
+	config.started = main_supervisor_started;
+	config.gone = main_worker_gone;
+	config.ctx = w;
+	rc = supervise_run(&config);
+	return rc == -1 ? 2 : rc;
 }
 
 int
@@ -414,8 +459,7 @@ main(int argc, char **argv)
 		if ((w.slots = worker_slots_new(workers, error,
 		    sizeof(error))) == NULL)
 			die("%s", error);
-		rc = supervisor_run(w.slots, opt.drain_ms, main_serve, &w);
-		rc = rc == -1 ? 2 : rc;
+		rc = main_supervise(&w, workers);
 		worker_slots_free(w.slots);
 		close(fd);
 	}

@@ -38,10 +38,15 @@
 #define SA_LISTEN_FDS_MAX	64UL			/* systemd sockets (LISTEN_FDS) */
 #define SA_LISTEN_HOST_MAX	256			/* bytes of --listen's host */
 
+/* Forked workers kept running (common/supervise.c). */
+#define SA_SUPERVISE_WORKERS_MAX 256U			/* processes (no --workers
+							   goes past it) */
+#define SA_SUPERVISE_RESPAWN_MS	1000UL			/* 1 s before restarting a
+							   worker that failed within
+							   this of its start */
+
 /* sync_cgi as a FastCGI worker pool (/pool). */
-#define SA_POOL_WORKERS_MAX	256U			/* processes */
-#define SA_POOL_RESPAWN_MS	1000UL			/* 1 s before restarting a
-							   worker that died young */
+#define SA_POOL_WORKERS_MAX	256U			/* processes (--workers) */
 
 /* The local time zone (zone.c). */
 #define SA_ZONE_FILE_MAX	8192			/* bytes of a TZif file read
@@ -101,9 +106,6 @@
 #define SA_STALL_URI_MAX	256			/* bytes of a URI kept */
 #define SA_STALL_FIELD_MAX	16			/* bytes of method, mode, work */
 #define SA_FCGI_WORKERS_MAX	64U			/* --workers: processes */
-#define SA_FCGI_RESPAWN_MS	1000UL			/* a worker that died within
-							   this of starting waits
-							   this long to restart */
 #define SA_FCGI_KILL_GRACE_MS	2000UL			/* past --drain-timeout,
 							   then SIGKILL */
 

@@ -9,7 +9,7 @@
  * from QUERY_STRING).  Worker (/pool):
  * given a listening socket (descriptor 0, a systemd socket or --listen) it
  * serves FastCGI until SIGTERM, alone or as a pre-forked pool
- * (sync_worker.h, sync_pool.h).
+ * (sync_worker.h, common/supervise.h).
  * Both serve through sync_handler.h.  The mode is told by
  * listen_is_listening(0), never FCGX_IsCGI(), so a CGI process keeps
  * SIGTERM's default action (doc/DESIGN-NOTES.md, "sync_cgi").
@@ -29,8 +29,8 @@
 #include "common/number.h"
 #include "common/settings.h"
 #include "common/stderr_log.h"
+#include "common/supervise.h"
 #include "sync_cgi/sync_handler.h"
-#include "sync_cgi/sync_pool.h"
 #include "sync_cgi/sync_worker.h"
 
 #ifndef SYNCASYNC_STATE_DIR
@@ -142,12 +142,72 @@ option_uint(const char *name, const char *text, unsigned min, unsigned max)
 	return (unsigned)value;
 }
 
+/* --- /pool: workers on one listening socket -------------------------------- */
+
+_Static_assert(SA_POOL_WORKERS_MAX <= SA_SUPERVISE_WORKERS_MAX,
+    "--workers within what the supervisor holds");
+
+struct pool {
+	int		fd;
+	unsigned	workers;
+};
+
+/* One forked worker of the pool (supervise.h). */
+static int
+pool_worker(void *ctx, unsigned index)
+{
+	const struct pool *pool = ctx;
+
+	(void)index;
+	return sync_worker_serve(pool->fd, pool->workers);
+}
+
+/* The pool's first line, its signals held (supervise.h, started). */
+static void
+pool_started(void *ctx)
+{
+	const struct pool *pool = ctx;
+
+	fprintf(stderr, "sync_cgi: pid %ld: supervising a pool of %u FastCGI "
+	    "workers\n", (long)getpid(), pool->workers);
+}
+
+/*
+ * The pool: N workers accepting on one shared socket, as gunicorn's sync
+ * workers and PHP-FPM do, so a sleeper holds only its own worker and once
+ * all N are busy the next connections wait in the socket's backlog (not
+ * lighttpd's "max-procs" N, which gives each process its own socket and
+ * queues requests behind a sleeper: doc/DESIGN-NOTES.md, "sync_cgi").  A
+ * worker killed by a signal is replaced at once however young: libfcgi
+ * aborts on some peers' bytes (sync_cgi(8) BUGS), and a peer must not be
+ * able to empty the pool.  SIGHUP restarts the workers, which read the
+ * settings again.  Exit status 0 once stopped, 1 when no worker started.
+ */
+static int
+pool_serve(int fd, unsigned workers)
+{
+	struct pool pool = { fd, workers };
+	struct supervise_config config;
+
+	memset(&config, 0, sizeof(config));
+	config.name = "sync_cgi: pool";
+	config.workers = workers;
+	config.stop_ms = (unsigned)SA_POOL_DRAIN_MS;
+	config.again_ms = 0;
+	config.hup_restarts = 1;
+	config.killed_at_once = 1;
+	config.worker = pool_worker;
+	config.started = pool_started;
+	config.ctx = &pool;
+	return supervise_run(&config) == -1 ? 1 : 0;
+}
+
 /* Serves on fd: one worker in this process, or a pool of workers. */
 static int
 serve_fastcgi(int fd, unsigned workers)
 {
 	return workers == 0 ? sync_worker_serve(fd, 1) :
-	    sync_pool_run(fd, workers);
+	    pool_serve(fd, workers);
 }
 
 int

@@ -29,6 +29,7 @@
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/settings.h"
+#include "common/supervise.h"
 #include "sync_cgi/sync_gate.h"
 #include "sync_cgi/sync_handler.h"
 #include "sync_cgi/sync_worker.h"
@@ -241,6 +242,7 @@ sync_worker_serve(int listen_fd, unsigned capacity)
 	sync_worker_signal(SIGALRM, SIG_IGN);
 	sync_worker_signal(SIGPIPE, SIG_IGN);	/* a peer gone: write error */
 
+	supervise_ready();	/* a no-op in a lone worker */
 	if (ok)
 		fprintf(stderr, "sync_cgi: pid %ld: FastCGI worker ready\n",
 		    (long)getpid());

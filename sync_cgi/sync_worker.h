@@ -7,7 +7,7 @@
  * (sync_gate.h) check the request head within a deadline and caps, then
  * hands the connection to libfcgi's fcgiapp (FCGX_Accept_r, FCGX_Finish_r)
  * and closes it after the answer.  It does not open the listening socket
- * (common/listen.h) and does not supervise anything (sync_pool.h).
+ * (common/listen.h) and does not supervise anything (common/supervise.h).
  *
  * Known gaps (libfcgi's own code, sync_cgi(8) BUGS): a connection is closed
  * after each answer even with FCGI_KEEP_CONN, since libfcgi drops pipelined

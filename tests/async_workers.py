@@ -262,7 +262,7 @@ def check_killed_worker():
     with fc.Server(BINARY, QUIET + ["--workers", "2"], env=OVERRIDES) as server:
         tap.ok(wait_for(lambda: all(w.get("pid") for w in server.stats()["per_worker"]), 10),
                "killed: both workers serve")
-        time.sleep(1.1)  # older than SA_FCGI_RESPAWN_MS: replaced at once
+        time.sleep(1.1)  # older than SA_SUPERVISE_RESPAWN_MS: replaced at once
         by_pid = {}
         for _ in range(10):
             for pid, conns in kept_conns(server, 4).items():

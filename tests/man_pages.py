@@ -40,9 +40,14 @@ SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "ENVIRONMENT", "EXIT STATUS",
 OVERVIEW = "man/syncasync.7"
 # Where each program's stderr lines are written (what DIAGNOSTICS lists).
 SOURCES = {
-    "sync_cgi": ("sync_cgi/*.c", "common/listen.c"),
-    "async_fcgi": ("async_fcgi/*.c", "common/listen.c"),
+    "sync_cgi": ("sync_cgi/*.c", "common/listen.c", "common/supervise.c"),
+    "async_fcgi": ("async_fcgi/*.c", "common/listen.c", "common/supervise.c"),
     "syncasync-probe": ("probe/probe_main.c",),
+}
+# Lines of a shared source that a program never prints: common/supervise.c
+# restarts the workers on SIGHUP only for sync_cgi (hup_restarts).
+NOT_PRINTED = {
+    "async_fcgi": {"worker(s), each after its request in hand"},
 }
 LITERALS = r'((?:"(?:[^"\\\n]|\\.)*"\s*)+)'
 CALLS = (r"fprintf\(stderr,\s*" + LITERALS, r"\bdie\(\s*" + LITERALS,
@@ -103,7 +108,7 @@ def stderr_lines(name):
                 text = re.sub(r"^%s: " % re.escape(name), "", text)
                 pieces = [p.strip(" :;,.()\"'-") for p in re.split(CONVERSION, text)]
                 pieces = [p for p in pieces if len(p.split()) >= 2 or len(p) >= 8]
-                if pieces:
+                if pieces and max(pieces, key=len) not in NOT_PRINTED.get(name, ()):
                     found[max(pieces, key=len)] = source
     return found
 
