@@ -22,7 +22,7 @@
 #include <sys/queue.h>
 #include <sys/time.h>
 
-#include "async_fcgi/fcgi_request.h"
+#include "fcgi/fcgi_request.h"
 
 struct async_app;
 struct async_stats;

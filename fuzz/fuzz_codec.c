@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fuzz_codec.c - fuzz target for the pure FastCGI codec,
- * async_fcgi/fcgi_codec.c.
+ * fcgi/fcgi_codec.c.
  *
  * The input is read three ways at once: as a stream of records, framed as
  * the connection layer frames them (BEGIN_REQUEST bodies decoded, PARAMS and
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "async_fcgi/fcgi_codec.h"
+#include "fcgi/fcgi_codec.h"
 #include "fuzz/fuzz.h"
 
 /* Inputs longer than this skip the encoder round trips (bytes); they only

@@ -76,12 +76,12 @@
 #include <linux/sockios.h>
 
 #include "async_fcgi/async_handler.h"
-#include "async_fcgi/fcgi_codec.h"
 #include "async_fcgi/fcgi_server.h"
 #include "async_fcgi/offload_pool.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/settings.h"
+#include "fcgi/fcgi_codec.h"
 #include "fuzz/fuzz.h"
 
 #define FUZZ_CONN_MODE_MASK	0x03

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fuzz_request.c - fuzz target for the request state machine,
- * async_fcgi/fcgi_request.c, fed record by record.
+ * fcgi/fcgi_request.c, fed record by record.
  *
  * Input: one flags byte, then a FastCGI byte stream as a web server would
  * send it.  The stream is framed as fcgi_conn.c frames it (a bad version or
@@ -25,9 +25,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "async_fcgi/fcgi_codec.h"
-#include "async_fcgi/fcgi_request.h"
 #include "common/limits.h"
+#include "fcgi/fcgi_codec.h"
+#include "fcgi/fcgi_request.h"
 #include "fuzz/fuzz.h"
 
 #define FUZZ_REQ_NO_ADMIT	0x01

@@ -27,11 +27,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "async_fcgi/fcgi_codec.h"
-#include "async_fcgi/fcgi_request.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/response.h"
+#include "fcgi/fcgi_codec.h"
+#include "fcgi/fcgi_request.h"
 #include "sync_cgi/sync_gate.h"
 
 #define SYNC_GATE_NAP_MS	5	/* ms between looks at a partial head */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * unit_fcgi_codec.c - exact-byte tests for async_fcgi/fcgi_codec.c.
+ * unit_fcgi_codec.c - exact-byte tests for fcgi/fcgi_codec.c.
  *
  * Every encoder is checked against the bytes the FastCGI 1.0 spec prescribes
  * and every decoder against hand-written wire bytes, including the length
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "async_fcgi/fcgi_codec.h"
+#include "fcgi/fcgi_codec.h"
 #include "tests/tap.h"
 
 #define BIG_LEN		(2 * FCGI_MAX_LENGTH + 16)	/* bytes */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * unit_fcgi_request.c - tests for the request state machine,
- * async_fcgi/fcgi_request.c.
+ * fcgi/fcgi_request.c.
  *
  * Records are built with the codec and fed one at a time, as the connection
  * layer does; replies are checked as exact wire bytes.  Table-driven cases
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "async_fcgi/fcgi_codec.h"
-#include "async_fcgi/fcgi_request.h"
+#include "fcgi/fcgi_codec.h"
+#include "fcgi/fcgi_request.h"
 #include "tests/tap.h"
 
 static const struct fcgi_limits limits = {

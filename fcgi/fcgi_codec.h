@@ -19,8 +19,8 @@
  *
  * Errors: every fallible function returns an enum fcgi_codec_result.
  */
-#ifndef SYNCASYNC_ASYNC_FCGI_FCGI_CODEC_H
-#define SYNCASYNC_ASYNC_FCGI_FCGI_CODEC_H
+#ifndef SYNCASYNC_FCGI_FCGI_CODEC_H
+#define SYNCASYNC_FCGI_FCGI_CODEC_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -15,13 +15,13 @@
  * Errors: fcgi_request_apply() returns an enum fcgi_action; bad input is
  * FCGI_ACTION_CLOSE with a reason, never a failure of the process.
  */
-#ifndef SYNCASYNC_ASYNC_FCGI_FCGI_REQUEST_H
-#define SYNCASYNC_ASYNC_FCGI_FCGI_REQUEST_H
+#ifndef SYNCASYNC_FCGI_FCGI_REQUEST_H
+#define SYNCASYNC_FCGI_FCGI_REQUEST_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "async_fcgi/fcgi_codec.h"
+#include "fcgi/fcgi_codec.h"
 
 /* Largest management reply or END_REQUEST record we build, in bytes: a
  * header plus three GET_VALUES_RESULT pairs of at most 2+15+10 bytes. */

@@ -10,7 +10,7 @@
  */
 #include "config.h"
 
-#include "async_fcgi/fcgi_codec.h"
+#include "fcgi/fcgi_codec.h"
 
 #include <string.h>
 

@@ -13,7 +13,7 @@
  */
 #include "config.h"
 
-#include "async_fcgi/fcgi_request.h"
+#include "fcgi/fcgi_request.h"
 
 #include <stdio.h>
 #include <stdlib.h>
