@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: ISC
 """deterministic.py - figures a loaded machine does not blur: user-space
 instructions per request (valgrind --tool=callgrind) and syscalls per request
-(strace -c -f), for async_fcgi's plain /async, the constant-answer libevent
-responder (bench/const_fcgi.c, the floor) and the libfcgi reference.
+(strace -f), for async_fcgi's plain /async, the constant-answer libevent
+responder (bench/const_fcgi.c, the floor, and its build with async_fcgi's
+I/O) and the libfcgi reference.  The system calls counted are the serving
+thread's, less its epoll_wait timeouts, and so are the instructions: async_fcgi's other threads (the
+stall detector, the idle pool) and its loop's watchdog tick wake on a clock,
+so their calls follow how long a run took, not how many requests it served.
 
 Each backend runs alone, driven straight over FastCGI on loopback with a new
 connection per request and no KEEP_CONN (as lighttpd's mod_fastcgi sends
@@ -86,22 +90,47 @@ def strace_total(path):
     raise BenchError("no total in %s" % path)
 
 
+def strace_serving_calls(path):
+    """System calls of the first process in an `strace -f -o` log (the
+    serving thread), not counting epoll_wait calls that timed out; a call
+    split into "<unfinished ...>" and "<... resumed>" counts once."""
+    calls, main = 0, None
+    with open(path) as f:
+        for line in f:
+            pid, _, rest = line.strip().partition(" ")
+            main = main or pid
+            rest = rest.lstrip()
+            if pid != main or rest.startswith(("+++", "---")):
+                continue
+            timeout = rest.startswith(("epoll_wait(", "<... epoll_wait resumed>")) and \
+                rest.endswith("= 0")
+            if rest.startswith("<..."):
+                calls -= 1 if timeout else 0
+            elif not timeout:
+                calls += 1
+    if main is None:
+        raise BenchError("no system calls in %s" % path)
+    return calls
+
+
 def per_request(bench, name, tool, argv_of, n):
     """(total(2N) - total(N)) / N under tool."""
     totals = []
     for count in (n, 2 * n):
         out = os.path.join(bench.run_dir, "%s-%s-%d.out" % (name, tool, count))
         if tool == "callgrind":
+            # One file per thread (OUT-01 is the serving one), for the
+            # same reason as strace_serving_calls.
             def wrapper(o):
-                return ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + o,
-                        "--log-file=" + o + ".log"]
+                return ["valgrind", "--tool=callgrind", "--separate-threads=yes",
+                        "--callgrind-out-file=" + o, "--log-file=" + o + ".log"]
             run_under(bench, wrapper, argv_of, count, out)
-            totals.append(callgrind_total(out))
+            totals.append(callgrind_total(out + "-01"))
         else:
             def wrapper(o):
-                return ["strace", "-f", "-c", "-o", o]
+                return ["strace", "-f", "-o", o]
             run_under(bench, wrapper, argv_of, count, out)
-            totals.append(strace_total(out))
+            totals.append(strace_serving_calls(out))
     return (totals[1] - totals[0]) / n
 
 
