@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -293,6 +295,28 @@ fcgi_server_free(struct fcgi_server *srv)
 	free(srv);
 }
 
+/*
+ * On TCP, the kernel hands over a connection once its first bytes are in
+ * (TCP_DEFER_ACCEPT, as nginx's "deferred"): the connection's first read,
+ * at accept, then finds the request (fcgi_conn_new), and a peer that
+ * connects and says nothing costs no wake-up for SA_FCGI_DEFER_ACCEPT_S.
+ * Nothing to do on a unix socket.
+ */
+static void
+server_defer_accept(int fd)
+{
+	int domain, secs = SA_FCGI_DEFER_ACCEPT_S;
+	socklen_t len = sizeof(domain);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == -1 ||
+	    (domain != AF_INET && domain != AF_INET6))
+		return;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+	    sizeof(secs)) == -1)
+		fprintf(stderr, "async_fcgi: TCP_DEFER_ACCEPT: %s\n",
+		    strerror(errno));
+}
+
 int
 fcgi_server_run(int listen_fd, const struct fcgi_server_options *options,
     struct async_app *app)
@@ -328,6 +352,7 @@ fcgi_server_run(int listen_fd, const struct fcgi_server_options *options,
 	if (listen(listen_fd, SA_FCGI_BACKLOG) == -1)
 		fprintf(stderr, "async_fcgi: listen(%d): %s\n", SA_FCGI_BACKLOG,
 		    strerror(errno));
+	server_defer_accept(listen_fd);
 	srv->listener = evconnlistener_new(base, server_acceptcb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd);
 	if (srv->listener == NULL) {

@@ -80,6 +80,9 @@
 #define SA_FCGI_HIGH_WATER	262144UL		/* 256K output buffered */
 #define SA_FCGI_DRAIN_MS	30000UL			/* 30 s on SIGTERM */
 #define SA_FCGI_BACKLOG		1024			/* listen(2) backlog */
+#define SA_FCGI_DEFER_ACCEPT_S	1			/* TCP: accept once the
+							   request's bytes are in,
+							   or after 1 s */
 #define SA_FCGI_FD_RESERVE	32			/* fds kept for logs etc. */
 #define SA_FCGI_EMFILE_PAUSE_MS	1000UL			/* listener pause */
 #define SA_WATCHDOG_TICK_MS	20UL			/* loop lateness probe */
