@@ -58,23 +58,23 @@ def targets(result):
                 "completed": timer[0].get("completed") if timer else None})
     det = {d["name"]: d for d in result.get("deterministic") or []}
     value = (det.get("async_fcgi") or {}).get("instructions_vs_const")
-    start = {s["program"]: s for s in result.get("startup") or []}
-    ref, sync = start.get("ref_cgi") or {}, start.get("sync_cgi") or {}
-    value = (sync["alternated_wall_median_ms"] / ref["alternated_wall_median_ms"]
-             if sync.get("alternated_wall_median_ms") and ref.get("alternated_wall_median_ms")
-             else None)
-    out.append({"key": "sync_startup_vs_ref_cgi",
-                "what": "one sync_cgi CGI run, exec to exit, vs the reference CGI "
-                        "(alternated runs, median wall time)",
-                "target": TARGETS["sync_startup_vs_ref_cgi"], "unit": "x_max",
-                "value": value,
-                "met": None if value is None else value <= TARGETS["sync_startup_vs_ref_cgi"]})
     out.append({"key": "async_instructions_vs_const",
                 "what": "/async user instructions per plain request vs the constant responder's "
                         "(callgrind)",
                 "target": TARGETS["async_instructions_vs_const"], "unit": "x_max",
                 "value": value,
                 "met": None if value is None else value <= TARGETS["async_instructions_vs_const"]})
+    start = {s["program"]: s for s in result.get("startup") or []}
+    ref, sync = start.get("ref_cgi") or {}, start.get("sync_cgi") or {}
+    started = (sync["alternated_wall_median_ms"] / ref["alternated_wall_median_ms"]
+               if sync.get("alternated_wall_median_ms") and ref.get("alternated_wall_median_ms")
+               else None)
+    out.append({"key": "sync_startup_vs_ref_cgi",
+                "what": "one sync_cgi CGI run, exec to exit, vs the reference CGI "
+                        "(alternated runs, median wall time)",
+                "target": TARGETS["sync_startup_vs_ref_cgi"], "unit": "x_max",
+                "value": started,
+                "met": None if started is None else started <= TARGETS["sync_startup_vs_ref_cgi"]})
     return out
 
 
