@@ -97,6 +97,22 @@ records_build(void)
 	const_records_len = (size_t)(p - const_records);
 }
 
+/* Patches the request id into each of the three headers. */
+static void
+records_for(unsigned id)
+{
+	size_t off = 0;
+
+	while (off < const_records_len) {
+		size_t len = ((size_t)const_records[off + 4] << 8 |
+		    const_records[off + 5]) + const_records[off + 6];
+
+		const_records[off + 2] = (uint8_t)(id >> 8);
+		const_records[off + 3] = (uint8_t)id;
+		off += HEADER_LEN + len;
+	}
+}
+
 #if CONST_FCGI_LEAN
 #define READ_MAX	65536
 #define RECORD_MAX	(HEADER_LEN + 65535 + 255)
@@ -155,17 +171,7 @@ conn_send(struct conn *c, const uint8_t *p, size_t len)
 static int
 respond(struct conn *c, unsigned id)
 {
-	size_t off = 0;
-
-	/* Patch the request id into each of the three headers. */
-	while (off < const_records_len) {
-		size_t len = ((size_t)const_records[off + 4] << 8 |
-		    const_records[off + 5]) + const_records[off + 6];
-
-		const_records[off + 2] = (uint8_t)(id >> 8);
-		const_records[off + 3] = (uint8_t)id;
-		off += HEADER_LEN + len;
-	}
+	records_for(id);
 	c->params_done = 0;
 	if (!c->keep)
 		c->closing = 1;
@@ -296,17 +302,7 @@ conn_free(struct conn *c)
 static void
 respond(struct conn *c, unsigned id)
 {
-	size_t off = 0;
-
-	/* Patch the request id into each of the three headers. */
-	while (off < const_records_len) {
-		size_t len = ((size_t)const_records[off + 4] << 8 |
-		    const_records[off + 5]) + const_records[off + 6];
-
-		const_records[off + 2] = (uint8_t)(id >> 8);
-		const_records[off + 3] = (uint8_t)id;
-		off += HEADER_LEN + len;
-	}
+	records_for(id);
 	bufferevent_write(c->bev, const_records, const_records_len);
 	if (!c->keep) {
 		c->closing = 1;
