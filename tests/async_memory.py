@@ -26,13 +26,9 @@ import harness  # noqa: E402
 import fcgi_client as fc  # noqa: E402
 
 tap = harness.Tap()
-BINARY = os.path.join(harness.BUILDDIR, "async_fcgi", "async_fcgi")
-if not os.access(BINARY, os.X_OK):
-    tap.skip_all("%s is not built" % BINARY)
-with open(BINARY, "rb") as f:
-    if b"__asan_init" in f.read():
-        tap.skip_all("async_fcgi is built with AddressSanitizer: its shadow memory is "
-                     "the resident set")
+BINARY = harness.need_plain_binary(
+    tap, "async_fcgi/async_fcgi",
+    ": its shadow memory is the resident set")
 
 N = int(os.environ.get("SYNCASYNC_MEMORY_N", "2000"))
 BOUND_KIB = float(os.environ.get("SYNCASYNC_MEMORY_BOUND_KIB", "1.2"))

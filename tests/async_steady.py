@@ -30,12 +30,9 @@ import harness  # noqa: E402
 import fcgi_client as fc  # noqa: E402
 
 tap = harness.Tap()
-BINARY = os.path.join(harness.BUILDDIR, "async_fcgi", "async_fcgi")
-if not os.access(BINARY, os.X_OK):
-    tap.skip_all("%s is not built" % BINARY)
-with open(BINARY, "rb") as f:
-    if b"__asan_init" in f.read():
-        tap.skip_all("async_fcgi is built with AddressSanitizer, which valgrind cannot run")
+BINARY = harness.need_plain_binary(
+    tap, "async_fcgi/async_fcgi",
+    ", which valgrind cannot run")
 VALGRIND = shutil.which("valgrind")
 if VALGRIND is None:
     tap.skip_all("valgrind is not installed (deploy/install-deps --ci installs it)")

@@ -64,6 +64,20 @@ def wait_for(predicate, timeout, interval=0.02):
         time.sleep(interval)
 
 
+def need_plain_binary(tap, relpath, asan_reason):
+    """BUILDDIR/relpath, or the whole test skipped: when it is not built,
+    or (with asan_reason, which says why that matters) when it is built
+    with AddressSanitizer."""
+    path = os.path.join(BUILDDIR, relpath)
+    if not os.access(path, os.X_OK):
+        tap.skip_all("%s is not built" % path)
+    with open(path, "rb") as f:
+        if b"__asan_init" in f.read():
+            tap.skip_all("%s is built with AddressSanitizer%s" % (
+                os.path.basename(path), asan_reason))
+    return path
+
+
 def need_tool(tap, env_name, name, package):
     """Returns the tool's path, or skips the whole test when it is absent."""
     path = os.environ.get(env_name) or shutil.which(name) or (

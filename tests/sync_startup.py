@@ -32,12 +32,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 tap = harness.Tap()
-BINARY = os.path.join(harness.BUILDDIR, "sync_cgi", "sync_cgi")
-if not os.access(BINARY, os.X_OK):
-    tap.skip_all("%s is not built" % BINARY)
-with open(BINARY, "rb") as f:
-    if b"__asan_init" in f.read():
-        tap.skip_all("sync_cgi is built with AddressSanitizer (its start-up is not the product's)")
+BINARY = harness.need_plain_binary(
+    tap, "sync_cgi/sync_cgi",
+    " (its start-up is not the product's)")
 
 # Measured 46 system calls and ~135,000 instructions after issue 18 (55 and
 # ~148,000 before it; json-c still linked: 64 and ~230,000).  A heap made at
